@@ -1,0 +1,54 @@
+# smsgw: the two commands a new machine needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the test suite drives as independent real clients (gammu talks to the simulator).
+APT_PACKAGES := gammu
+APT_COMMANDS := gammu
+
+.PHONY: run test lint typecheck pytest bench system-deps clean help
+
+help:
+	@echo "make run    start the gateway (simulated modem pool unless real modems are configured)"
+	@echo "make test   set up everything and run ruff, mypy --strict and the whole pytest suite"
+	@echo "make bench  print throughput, latency and memory figures"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+# Installs the Debian tools the tests need when they are missing (CI runs as root).
+system-deps:
+	@missing=""; for c in $(APT_COMMANDS); do command -v $$c >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages: $(APT_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	  else \
+	    echo "missing: $(APT_COMMANDS); run: sudo apt-get install $(APT_PACKAGES)"; exit 1; \
+	  fi; \
+	fi
+
+run: $(STAMP)
+	$(BIN)/smsgw run --sim 4
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) system-deps
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache .hypothesis
