@@ -13,7 +13,12 @@ from collections.abc import Callable, Sequence
 
 # Command families in help order; each module exposes `register(subparsers) -> None` and sets
 # `func` on its parsers (a callable taking the parsed namespace and returning an exit status).
-COMMAND_MODULES: tuple[str, ...] = ("gateway.cli_pdu",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "gateway.cli_run",
+    "gateway.cli_config",
+    "gateway.cli_number",
+    "gateway.cli_pdu",
+)
 
 Handler = Callable[[argparse.Namespace], int]
 

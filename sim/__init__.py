@@ -1,0 +1,1 @@
+"""Simulated modem pool and mobile network for smsgw (see sim/README.md)."""

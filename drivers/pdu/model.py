@@ -83,6 +83,22 @@ class UserDataHeader:
         return None
 
     @property
+    def single_shift(self) -> int | None:
+        """National language of the single shift table (IEI 0x24), if any."""
+        for ie in self.elements:
+            if ie.iei == 0x24 and len(ie.data) == 1:
+                return ie.data[0]
+        return None
+
+    @property
+    def locking_shift(self) -> int | None:
+        """National language of the locking shift table (IEI 0x25), if any."""
+        for ie in self.elements:
+            if ie.iei == 0x25 and len(ie.data) == 1:
+                return ie.data[0]
+        return None
+
+    @property
     def ports(self) -> Ports | None:
         for ie in self.elements:
             if ie.iei == 0x04 and len(ie.data) == 2:
@@ -104,6 +120,24 @@ class Validity:
 
 
 @dataclass(frozen=True, slots=True)
+class DataCoding:
+    """What a TP-DCS octet means (TS 23.038 section 4); `drivers.pdu.dcs.describe_dcs` builds it.
+
+    `waiting_*` are set for the message-waiting groups 0xC0-0xEF: `waiting_kind` is 0 voicemail,
+    1 fax, 2 e-mail, 3 other; `waiting_store` is False for the "discard message" group.
+    """
+
+    dcs: int
+    encoding: Encoding
+    message_class: int | None = None
+    compressed: bool = False
+    auto_delete: bool = False
+    waiting_active: bool | None = None
+    waiting_kind: int | None = None
+    waiting_store: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class UserData:
     """Decoded TP-UD. `text` is None for 8-bit data and for undecodable UCS-2 (lone surrogate)."""
 
@@ -118,6 +152,12 @@ class UserData:
     @property
     def concat(self) -> Concat | None:
         return self.udh.concat if self.udh else None
+
+    @property
+    def coding(self) -> DataCoding:
+        from .dcs import describe_dcs
+
+        return describe_dcs(self.dcs)
 
     @property
     def ports(self) -> Ports | None:
@@ -136,6 +176,7 @@ class Deliver:
     more_messages_to_send: bool = False
     reply_path: bool = False
     status_report_indication: bool = False
+    trailing: bytes = b""  # octets after the user data (some modems pad stored records)
     kind: Literal[PduKind.DELIVER] = field(default=PduKind.DELIVER, init=False)
 
 
@@ -152,6 +193,7 @@ class Submit:
     request_status_report: bool = False
     reject_duplicates: bool = False
     reply_path: bool = False
+    trailing: bytes = b""  # octets after the user data (some modems pad stored records)
     kind: Literal[PduKind.SUBMIT] = field(default=PduKind.SUBMIT, init=False)
 
 

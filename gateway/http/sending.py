@@ -1,0 +1,113 @@
+"""The one path from any of the three APIs (JSON, Twilio, Kannel) into `Gateway.submit`.
+
+Each message gets its number looked up (offline, cached: the answer shows it), the consent
+hook asked, and then the accepted ones are committed in one call; `send` returns one outcome
+per message, in order, after that commit. Refusals carry the problem slug the API answers with.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from gateway.numbers import NumberLookup, NumberPolicy, lookup
+from gateway.store.models import Message
+from gateway.submit import OutgoingMessage, Refused
+
+from .context import ApiContext
+from .problems import ProblemError
+
+_SLUGS = {
+    "invalid_number": "invalid-number",
+    "empty_text": "empty-text",
+    "too_long": "too-long",
+    "idempotency_conflict": "idempotency-conflict",
+    "opted_out": "opted-out",
+    "invalid": "validation-error",
+}
+_FIELDS = {"invalid-number": "to", "empty-text": "text", "too-long": "text",
+           "opted-out": "to", "idempotency-conflict": "Idempotency-Key"}
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    message: Message
+    lookup: NumberLookup | None
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    slug: str
+    detail: str
+    field: str | None
+    lookup: NumberLookup | None = None
+
+    def problem(self) -> ProblemError:
+        return ProblemError(self.slug, self.detail, field=self.field)
+
+
+Outcome = Accepted | Rejected
+
+
+@functools.lru_cache(maxsize=65536)
+def _lookup(number: str, policy: NumberPolicy) -> NumberLookup:
+    return lookup(number, policy)
+
+
+def number_lookup(ctx: ApiContext, number: str) -> NumberLookup:
+    """Offline look-up (no learned reachability: `GET /numbers/{n}` has that)."""
+    return _lookup(number, ctx.runtime.numbers.policy)
+
+
+async def send(ctx: ApiContext, messages: Sequence[OutgoingMessage], route: str
+               ) -> list[Outcome]:
+    started = time.perf_counter()
+    outcomes: list[Outcome | None] = [None] * len(messages)
+    lookups = [number_lookup(ctx, m.to) for m in messages]
+    asking = [(i, lk.e164, m.category) for i, (lk, m) in enumerate(zip(lookups, messages,
+                                                                     strict=True))
+              if lk.e164 is not None and lk.can_receive_sms]
+    if asking:
+        answers = await ctx.consent.refusals([(e164, cat) for _i, e164, cat in asking])
+        for (i, _e164, _cat), why in zip(asking, answers, strict=True):
+            if why is not None:
+                outcomes[i] = Rejected("opted-out", why, "to", lookups[i])
+    todo = [i for i, o in enumerate(outcomes) if o is None]
+    if todo:
+        if ctx.runtime.closing:
+            raise ProblemError("unavailable", "the gateway is shutting down",
+                               headers={"Retry-After": "5"})
+        try:
+            results = await ctx.runtime.submit([messages[i] for i in todo])
+        except RuntimeError as exc:  # shutting down between the check and the call
+            raise ProblemError("unavailable", str(exc), headers={"Retry-After": "5"}) from None
+        for i, result in zip(todo, results, strict=True):
+            if isinstance(result, Refused):
+                slug = _SLUGS.get(result.code, "validation-error")
+                outcomes[i] = Rejected(slug, result.reason, _FIELDS.get(slug),
+                                       result.lookup or lookups[i])
+            else:
+                outcomes[i] = Accepted(result.message, lookups[i], result.created)
+    final = [o for o in outcomes if o is not None]
+    metrics = ctx.metrics
+    metrics.submit_seconds.labels(route).observe(time.perf_counter() - started)
+    accepted = sum(1 for o in final if isinstance(o, Accepted))
+    if accepted:
+        metrics.accepted.labels(route).inc(accepted)
+    for o in final:
+        if isinstance(o, Rejected):
+            metrics.refused.labels(o.slug).inc()
+    return final
+
+
+def with_key(message: OutgoingMessage, idempotency_key: str | None, digest: str | None
+             ) -> OutgoingMessage:
+    if idempotency_key is None:
+        return message
+    return replace(message, idempotency_key=idempotency_key, request_hash=digest)
+
+
+__all__ = ["Accepted", "Outcome", "Rejected", "number_lookup", "send", "with_key"]

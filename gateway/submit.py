@@ -1,0 +1,135 @@
+"""Accepting messages: validate each number, plan its encoding, commit, and only then answer.
+
+This is the one door every message comes through (HTTP API, CLI, tests, benchmarks). A message
+the gateway would not be able to send is refused here with the reason, before anything is
+stored: a number that cannot receive SMS, an empty text, more segments than allowed. What passes
+is committed by the scheduler in one transaction per batch; `submit` returns only after that
+commit, so an accepted message survives a crash that follows the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gateway.encoding import plan_text
+from gateway.numbers import NumberLookup, NumberService
+from gateway.scheduler import Scheduler
+from gateway.store.errors import IdempotencyConflictError, InvalidMessageError
+from gateway.store.models import Category, Enqueued, Lane, NewMessage
+
+MAX_TEXT_CHARS = 10_000  # far above any allowed segment count; bounds the work per request
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """What a caller asks to send. `to` is as the caller wrote it; it is normalised here."""
+
+    to: str
+    text: str
+    lane: Lane = Lane.NORMAL
+    sender: str = ""
+    api_key: str = ""
+    category: Category | None = None
+    send_at: datetime | None = None
+    expires_at: datetime | None = None
+    status_callback: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    request_status_report: bool | None = None  # None: the configured default
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A message not accepted; `code` is stable for clients, `reason` is for people."""
+
+    code: str  # invalid_number | empty_text | too_long | idempotency_conflict | invalid
+    reason: str
+    lookup: NumberLookup | None = field(default=None)
+    existing_id: str | None = None
+
+
+SubmitResult = Enqueued | Refused
+
+
+class Submitter:
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        numbers: NumberService,
+        *,
+        max_segments: int = 10,
+        request_status_report: bool = True,
+    ) -> None:
+        self.scheduler = scheduler
+        self.numbers = numbers
+        self.max_segments = max_segments
+        self.request_status_report = request_status_report
+
+    async def check(self, message: OutgoingMessage) -> NewMessage | Refused:
+        """Everything short of storing: the number, the text, the encoding plan."""
+        if not message.text:
+            return Refused("empty_text", "the message text is empty")
+        if len(message.text) > MAX_TEXT_CHARS:
+            return Refused("too_long", f"text longer than {MAX_TEXT_CHARS} characters")
+        lookup = await self.numbers.lookup(message.to)
+        if not lookup.can_receive_sms or lookup.e164 is None:
+            return Refused("invalid_number", lookup.reason, lookup=lookup)
+        plan = plan_text(message.text)
+        if plan.segments > self.max_segments:
+            return Refused(
+                "too_long",
+                f"{plan.segments} segments ({plan.encoding.value}); at most {self.max_segments}",
+                lookup=lookup,
+            )
+        report = message.request_status_report
+        return NewMessage(
+            to=lookup.e164,
+            text=message.text,
+            encoding=plan.encoding.value,
+            segments=plan.segments,
+            lane=message.lane,
+            sender=message.sender,
+            api_key=message.api_key,
+            category=message.category,
+            send_at=message.send_at,
+            expires_at=message.expires_at,
+            status_callback=message.status_callback,
+            metadata=message.metadata,
+            idempotency_key=message.idempotency_key,
+            request_hash=message.request_hash,
+            carrier=lookup.carrier,
+            request_status_report=self.request_status_report if report is None else report,
+        )
+
+    async def submit(self, messages: Sequence[OutgoingMessage]) -> list[SubmitResult]:
+        """One result per message, in order; the accepted ones are durable when this returns."""
+        results: list[SubmitResult | None] = [None] * len(messages)
+        accepted: list[tuple[int, NewMessage]] = []
+        for i, message in enumerate(messages):
+            checked = await self.check(message)
+            if isinstance(checked, Refused):
+                results[i] = checked
+            else:
+                accepted.append((i, checked))
+        if accepted:
+            stored = await self.scheduler.submit([new for _, new in accepted])
+            for (i, _new), outcome in zip(accepted, stored, strict=True):
+                results[i] = _result(outcome)
+        return [r for r in results if r is not None]
+
+
+def _result(outcome: Enqueued | Exception) -> SubmitResult:
+    if isinstance(outcome, Enqueued):
+        return outcome
+    if isinstance(outcome, IdempotencyConflictError):
+        return Refused("idempotency_conflict", str(outcome), existing_id=outcome.message_id)
+    if isinstance(outcome, InvalidMessageError | ValueError):
+        return Refused("invalid", str(outcome))
+    raise outcome
+
+
+__all__ = ["OutgoingMessage", "Refused", "SubmitResult", "Submitter"]

@@ -1,0 +1,203 @@
+"""The send loop of one ready modem: ask the scheduler for a job, send its parts, file the outcome.
+
+Pull, never push: a worker asks for its next message only when it is idle and its supervisor
+says the modem is ready, so a slow or broken modem holds at most the one message in its hands.
+Every part of a message goes out through this one SIM; consecutive submits run under
+`AT+CMMS=2` so the radio link stays up through a long message or a burst of short ones.
+
+How an error is filed depends on what may have reached the network:
+
+| what happened                                   | filed as                   | the modem       |
+|-------------------------------------------------|----------------------------|-----------------|
+| `+CMS`/`+CME ERROR` (the modem said no)         | `failed`, by its class     | SIM/modem: out  |
+| no `> ` prompt, a command timeout               | `failed`, modem class      | probed (hang)   |
+| Ctrl-Z sent, no `+CMGS` (or the port died then) | `uncertain` (store policy) | probed (hang)   |
+| modem rebooting / port gone before the submit   | `released` (no attempt)    | supervisor's    |
+| we could not encode it / the driver refused it  | `failed`, bug class (loud) | kept            |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+from drivers.errors import (
+    AtError,
+    CommandTimeout,
+    ConnectionLost,
+    ErrorClass,
+    InvalidRequest,
+    ModemError,
+    ModemNotReady,
+    ModemRebootedError,
+    SubmitOutcomeUnknown,
+)
+from drivers.modem import Modem
+from gateway.encoding import encode_job
+from gateway.logging import log_event
+from gateway.retry import RetryDecision, SendFailure
+from gateway.store.errors import StoreClosedError
+from gateway.store.models import Job
+
+if TYPE_CHECKING:
+    from gateway.scheduler import Scheduler
+    from gateway.supervisor import ModemSupervisor
+
+_LOG = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, host: ModemSupervisor, modem: Modem, scheduler: Scheduler) -> None:
+        self.host = host
+        self.modem = modem
+        self.scheduler = scheduler
+        self._stopping = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._burst = False
+
+    def stop(self) -> None:
+        """Take no new job; the one in hand is finished (or filed when cancelled)."""
+        self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
+    def busy(self) -> bool:
+        return not self._idle.is_set()
+
+    async def wait_finished(self, within: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self._idle.wait()
+        return self._idle.is_set()
+
+    async def run(self) -> None:
+        host = self.host
+        wait = host.options.idle_wait
+        while not self._stopping:
+            await host.claimable.wait()
+            if self.stopping:
+                return
+            try:
+                job = await self.scheduler.next_job(host.modem_info(), wait=wait)
+            except StoreClosedError:
+                return
+            if job is None:
+                await self._burst_mode(False)
+                continue
+            self._idle.clear()
+            try:
+                if self.stopping or not host.claimable.is_set():
+                    await self._file(self.scheduler.release(job))
+                    host.counters.released += 1
+                    continue
+                async with host.port_lock:
+                    await self._send(job)
+            finally:
+                self._idle.set()
+
+    async def _burst_mode(self, on: bool) -> None:
+        if self._burst == on:
+            return
+        self._burst = on
+        try:
+            async with self.host.port_lock:
+                await self.modem.set_burst(on)
+        except ModemError as exc:
+            _LOG.debug("%s: AT+CMMS=%d failed: %s", self.host.label, 2 if on else 0, exc)
+
+    async def _send(self, job: Job) -> None:
+        host = self.host
+        try:
+            pdus = encode_job(job, smsc=host.spec.smsc)
+        except ValueError as exc:
+            await self._failed(job, SendFailure(ErrorClass.BUG, str(exc), code="ENCODE"))
+            return
+        if not self._burst and (len(pdus) > 1):
+            self._burst = True
+            with contextlib.suppress(ModemError):
+                await self.modem.set_burst(True)
+        sent_now = 0
+        on_wire = False
+        try:
+            for pdu in pdus:
+                if self.modem.channel.lost is not None:
+                    raise self.modem.channel.lost
+                on_wire = True
+                mr = await self.modem.send_pdu(pdu.hex, pdu.tpdu_length)
+                on_wire = False
+                sent_now += 1
+                host.counters.parts_sent += 1
+                await self._file(self.scheduler.part_sent(
+                    job, pdu.seq, mr, pdu=pdu.hex, tpdu_length=pdu.tpdu_length
+                ))
+            host.counters.messages_sent += 1
+            log_event(_LOG, "sent", level=logging.DEBUG, modem=host.label,
+                      message=job.message_id, parts=len(pdus))
+        except asyncio.CancelledError:
+            # shutdown or the session ended under us: file what we know, then go
+            await asyncio.shield(self._interrupted(job, on_wire, sent_now, "worker stopped"))
+            raise
+        except SubmitOutcomeUnknown as exc:
+            await self._uncertain(job, str(exc))
+            host.report_hang(str(exc))
+        except ConnectionLost as exc:
+            await self._interrupted(job, on_wire, sent_now, f"port lost: {exc}")
+        except (ModemRebootedError, ModemNotReady) as exc:
+            await self._interrupted(job, False, sent_now, str(exc))
+        except AtError as exc:
+            decision = await self._failed(job, SendFailure.from_exception(exc))
+            if decision is not None and decision.take_sim_out:
+                host.report_trouble(exc.error_class, str(exc))
+        except CommandTimeout as exc:  # includes PromptTimeout: nothing was submitted
+            await self._failed(job, SendFailure.from_exception(exc))
+            host.report_hang(str(exc))
+        except InvalidRequest as exc:
+            await self._failed(job, SendFailure.from_exception(exc))
+        except ModemError as exc:
+            decision = await self._failed(job, SendFailure.from_exception(exc))
+            if decision is not None and decision.take_sim_out:
+                host.report_trouble(exc.error_class, str(exc))
+
+    async def _interrupted(self, job: Job, on_wire: bool, sent_now: int, why: str) -> None:
+        """The job stopped for a reason that is not the message's fault."""
+        if on_wire:
+            await self._uncertain(job, f"{why} during AT+CMGS")
+            return
+        partial = sent_now > 0 or len(job.parts) < job.segments
+        if partial:
+            # some parts went out through this SIM: keep the message pinned to it
+            await self._failed(job, SendFailure(ErrorClass.TEMPORARY, why, code="INTERRUPTED"))
+            return
+        await self._file(self.scheduler.release(job))
+        self.host.counters.released += 1
+
+    async def _uncertain(self, job: Job, detail: str) -> None:
+        self.host.counters.uncertain += 1
+        log_event(_LOG, "submit_uncertain", level=logging.WARNING, modem=self.host.label,
+                  message=job.message_id, detail=detail)
+        await self._file(self.scheduler.uncertain(job, detail))
+
+    async def _failed(self, job: Job, failure: SendFailure) -> RetryDecision | None:
+        self.host.counters.send_failures += 1
+        log_event(_LOG, "send_failed", level=logging.INFO, modem=self.host.label,
+                  message=job.message_id, error_class=failure.error_class.value,
+                  code=failure.code, detail=failure.detail)
+        try:
+            return await self.scheduler.failed(job, failure)
+        except StoreClosedError:
+            return None
+
+    async def _file(self, outcome: Awaitable[object]) -> None:
+        """Await a store write; a store closing under a shutdown is not our error."""
+        with contextlib.suppress(StoreClosedError):
+            await outcome
+
+
+__all__ = ["Worker"]

@@ -1,0 +1,40 @@
+"""Fixtures for the HTTP API tests: a running gateway (`api`) and a webhook receiver."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+_HERE = str(Path(__file__).resolve().parent)
+_ROOT = str(Path(__file__).resolve().parents[2])
+for _path in (_HERE, _ROOT):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+import pytest
+from apirig import ApiRig, Receiver
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[ApiRig]:
+    r = ApiRig(tmp_path)
+    try:
+        yield r
+    finally:
+        await r.close()
+
+
+@pytest.fixture
+async def api(rig: ApiRig) -> ApiRig:
+    """The rig started with defaults (2 modems, generous rate limit)."""
+    return await rig.start()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    r = await Receiver().start()
+    try:
+        yield r
+    finally:
+        await r.close()
