@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 
 _LOG = logging.getLogger(__name__)
 
+FAST_SUBMIT = 0.05  # seconds: a modem this quick may claim one job ahead (see `_loop`)
+
 
 class Worker:
     def __init__(self, host: ModemSupervisor, modem: Modem, scheduler: Scheduler) -> None:
@@ -58,6 +61,9 @@ class Worker:
         self._idle = asyncio.Event()
         self._idle.set()
         self._burst = False
+        self._writes: set[asyncio.Task[None]] = set()
+        self._prefetch: asyncio.Task[Job | None] | None = None
+        self._fast = False  # the last submit took less than FAST_SUBMIT
 
     def stop(self) -> None:
         """Take no new job; the one in hand is finished (or filed when cancelled)."""
@@ -75,32 +81,86 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(within):
                 await self._idle.wait()
-        return self._idle.is_set()
+                await self._drain_writes()
+        return self._idle.is_set() and not self._writes
+
+    def _write_behind(self, outcome: Awaitable[object]) -> None:
+        task = asyncio.get_running_loop().create_task(self._file(outcome), name="part-sent")
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _drain_writes(self) -> None:
+        """Wait for the background writes (outcomes of one job are filed in order)."""
+        if self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
 
     async def run(self) -> None:
+        try:
+            await self._loop()
+        finally:
+            # the session is ending: outcomes already on their way must still be committed
+            await asyncio.shield(self._drain_writes())
+
+    async def _loop(self) -> None:
         host = self.host
         wait = host.options.idle_wait
-        while not self._stopping:
-            await host.claimable.wait()
-            if self.stopping:
-                return
-            try:
-                job = await self.scheduler.next_job(host.modem_info(), wait=wait)
-            except StoreClosedError:
-                return
-            if job is None:
-                await self._burst_mode(False)
-                continue
-            self._idle.clear()
-            try:
-                if self.stopping or not host.claimable.is_set():
-                    await self._file(self.scheduler.release(job))
-                    host.counters.released += 1
+        try:
+            while not self._stopping:
+                await host.claimable.wait()
+                if self.stopping:
+                    return
+                try:
+                    job = await self._next(wait)
+                except StoreClosedError:
+                    return
+                if job is None:
+                    await self._burst_mode(False)
                     continue
-                async with host.port_lock:
-                    await self._send(job)
-            finally:
-                self._idle.set()
+                self._idle.clear()
+                try:
+                    if self.stopping or not host.claimable.is_set():
+                        await self._release(job)
+                        continue
+                    if self._fast:
+                        # a modem that answers in milliseconds claims its next job while it
+                        # sends this one; a slow one never holds more than the job in hand
+                        self._prefetch = asyncio.get_running_loop().create_task(
+                            self.scheduler.next_job(host.modem_info()), name="prefetch"
+                        )
+                    started = time.monotonic()
+                    async with host.port_lock:
+                        await self._send(job)
+                    self._fast = time.monotonic() - started < FAST_SUBMIT
+                    if self.stopping or not host.claimable.is_set():
+                        await self._drop_prefetch()
+                finally:
+                    self._idle.set()
+        finally:
+            await asyncio.shield(self._drop_prefetch())
+
+    async def _next(self, wait: float) -> Job | None:
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None:
+            job = await prefetch
+            if job is not None:
+                return job
+        return await self.scheduler.next_job(self.host.modem_info(), wait=wait)
+
+    async def _drop_prefetch(self) -> None:
+        """Give back a job claimed ahead (the modem stopped being ready meanwhile)."""
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is None:
+            return
+        if not prefetch.done():
+            prefetch.cancel()  # the scheduler releases a claim that lands after this
+        with contextlib.suppress(asyncio.CancelledError, StoreClosedError):
+            job = await prefetch
+            if job is not None:
+                await self._release(job)
+
+    async def _release(self, job: Job) -> None:
+        await self._file(self.scheduler.release(job))
+        self.host.counters.released += 1
 
     async def _burst_mode(self, on: bool) -> None:
         if self._burst == on:
@@ -134,7 +194,10 @@ class Worker:
                 on_wire = False
                 sent_now += 1
                 host.counters.parts_sent += 1
-                await self._file(self.scheduler.part_sent(
+                # committed in the background: the next claim's transaction usually carries it,
+                # so a message costs one commit wait, not two (a crash before that commit
+                # leaves it `sending`, which recovery flags uncertain: never lost)
+                self._write_behind(self.scheduler.part_sent(
                     job, pdu.seq, mr, pdu=pdu.hex, tpdu_length=pdu.tpdu_length
                 ))
             host.counters.messages_sent += 1
@@ -167,6 +230,7 @@ class Worker:
 
     async def _interrupted(self, job: Job, on_wire: bool, sent_now: int, why: str) -> None:
         """The job stopped for a reason that is not the message's fault."""
+        await self._drain_writes()
         if on_wire:
             await self._uncertain(job, f"{why} during AT+CMGS")
             return
@@ -175,16 +239,17 @@ class Worker:
             # some parts went out through this SIM: keep the message pinned to it
             await self._failed(job, SendFailure(ErrorClass.TEMPORARY, why, code="INTERRUPTED"))
             return
-        await self._file(self.scheduler.release(job))
-        self.host.counters.released += 1
+        await self._release(job)
 
     async def _uncertain(self, job: Job, detail: str) -> None:
+        await self._drain_writes()
         self.host.counters.uncertain += 1
         log_event(_LOG, "submit_uncertain", level=logging.WARNING, modem=self.host.label,
                   message=job.message_id, detail=detail)
         await self._file(self.scheduler.uncertain(job, detail))
 
     async def _failed(self, job: Job, failure: SendFailure) -> RetryDecision | None:
+        await self._drain_writes()
         self.host.counters.send_failures += 1
         log_event(_LOG, "send_failed", level=logging.INFO, modem=self.host.label,
                   message=job.message_id, error_class=failure.error_class.value,

@@ -41,8 +41,10 @@ def render_error(request: web.Request, exc: ProblemError) -> web.StreamResponse:
         status, text = 403, "Authorization failed for sendsms"
     elif slug in ("rate-limited", "unavailable", "internal"):
         status, text = 503, "Temporal failure, try again later"
-    else:
-        status, text = (exc.status if exc.status < 500 else 400), f"{exc.detail}, rejected"
+    elif exc.status in (405, 413):
+        status, text = exc.status, f"{exc.detail}, rejected"
+    else:  # Kannel knows no 422: every refused request is a 400
+        status, text = 400, f"{exc.detail}, rejected"
     headers = {k: v for k, v in exc.headers.items() if k.lower() == "retry-after"}
     return web.Response(text=text, status=status, headers=headers, content_type="text/plain")
 

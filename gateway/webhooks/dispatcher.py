@@ -104,7 +104,8 @@ class WebhookDispatcher:
         self._task: asyncio.Task[None] | None = None
         self._deliveries: dict[int, asyncio.Task[None]] = {}
         self._session: aiohttp.ClientSession | None = None
-        self._modem_states: dict[str, str] = {}
+        self._health_seen: dict[str, datetime] = {}
+        self._started_at = clock()
         self._endpoints: dict[str, WebhookEndpoint] = {}
         self._next_prune = 0.0
         self._closing = False
@@ -113,6 +114,7 @@ class WebhookDispatcher:
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._started_at = self._clock()
         resolver = None if self.options.allow_private_targets else GuardedResolver()
         connector = aiohttp.TCPConnector(resolver=resolver, limit=self.options.concurrency)
         self._session = aiohttp.ClientSession(
@@ -129,7 +131,7 @@ class WebhookDispatcher:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        deliveries = list(self._deliveries.values())
+        deliveries = list(set(self._deliveries.values()))
         for delivery in deliveries:
             delivery.cancel()
         await asyncio.gather(*deliveries, return_exceptions=True)
@@ -187,26 +189,36 @@ class WebhookDispatcher:
         return await self._start_due()
 
     async def _health(self, statuses: Sequence[ModemStatus], now: datetime) -> None:
+        """One `modem.health` event per state change since the last look (from each
+        supervisor's recent history, so a short dip between two looks is not missed)."""
+        events: list[tuple[str, datetime, Mapping[str, Any]]] = []
         for status in statuses:
             if status.modem_id is None:
                 continue
-            previous = self._modem_states.get(status.modem_id)
-            state = status.state.value
-            self._modem_states[status.modem_id] = state
-            if previous is None or previous == state:
-                continue
-            health = status.health
-            data: Mapping[str, Any] = {
-                "id": status.modem_id,
-                "state": state,
-                "previous_state": previous,
-                "reason": status.last_error if state != "ready" else None,
-                "signal_dbm": health.signal_dbm if health else None,
-                "operator": health.operator_name if health else None,
-                "at": status.since.isoformat(timespec="milliseconds"),
-            }
-            event_id = f"evt_mh_{status.modem_id}_{int(status.since.timestamp() * 1000)}"
-            await self.api.fanout_endpoints(health_builder(event_id, now, data), now)
+            seen = self._health_seen.get(status.modem_id, self._started_at)
+            history = list(status.history)
+            for index, change in enumerate(history):
+                if change.at <= seen:
+                    continue
+                previous = history[index - 1].state.value if index else None
+                health = status.health
+                events.append((
+                    f"evt_mh_{status.modem_id}_{int(change.at.timestamp() * 1000)}_"
+                    f"{change.state.value}",
+                    change.at,
+                    {
+                        "id": status.modem_id,
+                        "state": change.state.value,
+                        "previous_state": previous,
+                        "reason": change.reason,
+                        "signal_dbm": health.signal_dbm if health else None,
+                        "operator": health.operator_name if health else None,
+                        "at": change.at.isoformat(timespec="milliseconds"),
+                    },
+                ))
+                self._health_seen[status.modem_id] = change.at
+        if events:
+            await self.api.fanout_endpoints(health_builder(events), now)
 
     async def _start_due(self) -> float:
         free = self.options.concurrency - len(self._deliveries)
@@ -215,11 +227,15 @@ class WebhookDispatcher:
             due = await self.api.due_items(now, free, exclude=list(self._deliveries))
             if due and any(item.endpoint_id for item in due):
                 self._endpoints = {e.id: e for e in await self.api.list_endpoints()}
-            for item in due:
+            chains: dict[str, list[OutboxItem]] = {}
+            for item in due:  # one chain per target: its events arrive in order
+                chains.setdefault(item.target, []).append(item)
+            for chain in chains.values():
                 task = asyncio.get_running_loop().create_task(
-                    self._deliver(item), name=f"webhook:{item.id}"
+                    self._deliver_chain(chain), name=f"webhook:{chain[0].id}"
                 )
-                self._deliveries[item.id] = task
+                for item in chain:
+                    self._deliveries[item.id] = task
             if len(due) == free:
                 return 0.0
         upcoming = await self.api.next_due()
@@ -242,7 +258,18 @@ class WebhookDispatcher:
 
     # --- one delivery -------------------------------------------------------------------------
 
-    async def _deliver(self, item: OutboxItem) -> None:
+    async def _deliver_chain(self, chain: list[OutboxItem]) -> None:
+        try:
+            for item in chain:
+                result = await self._deliver(item)
+                if result is not None and result.disable_endpoint is not None:
+                    break  # the rest of the chain was canceled with the endpoint
+        finally:
+            for item in chain:
+                self._deliveries.pop(item.id, None)
+
+    async def _deliver(self, item: OutboxItem) -> DeliveryResult | None:
+        result: DeliveryResult | None = None
         try:
             result = await self.attempt(item)
             await self.api.record_results([result], self._clock())
@@ -257,6 +284,7 @@ class WebhookDispatcher:
         finally:
             self._deliveries.pop(item.id, None)
             self._wake.set()
+        return result
 
     def _retry_or_fail(self, item: OutboxItem, status: int | None, error: str) -> DeliveryResult:
         done = item.attempts + 1

@@ -231,16 +231,21 @@ def inbound_builder(
 
 
 def health_builder(
-    event_id: str, at: datetime, data: Mapping[str, Any]
+    events: Sequence[tuple[str, datetime, Mapping[str, Any]]],
 ) -> Callable[[Sequence[WebhookEndpoint]], list[OutboxEntry]]:
+    """`events`: (event id, time, data) for each modem state change."""
+
     def build(endpoints: Sequence[WebhookEndpoint]) -> list[OutboxEntry]:
-        payload = envelope(MODEM_HEALTH, at, data)
-        return [
-            OutboxEntry(f"{event_id}|{e.id}", event_id, MODEM_HEALTH, e.id, e.url,
-                        FORMAT_STANDARD, payload)
-            for e in endpoints
-            if MODEM_HEALTH in e.events
-        ]
+        subscribed = [e for e in endpoints if MODEM_HEALTH in e.events]
+        out: list[OutboxEntry] = []
+        for event_id, at, data in events:
+            payload = envelope(MODEM_HEALTH, at, data)
+            out.extend(
+                OutboxEntry(f"{event_id}|{e.id}", event_id, MODEM_HEALTH, e.id, e.url,
+                            FORMAT_STANDARD, payload)
+                for e in subscribed
+            )
+        return out
 
     return build
 

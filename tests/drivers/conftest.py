@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from at_fakes import FakeTransport, ScriptedModem
 
 from drivers.at.channel import AtChannel
 from drivers.at.urc import Urc, UrcRouter
 from drivers.config import ModemConfig
 from drivers.dialects import GenericDialect
 from drivers.modem import Modem
+from tests.drivers.at_fakes import FakeTransport, ScriptedModem
 
 
 class Wired:

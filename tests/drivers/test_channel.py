@@ -7,7 +7,6 @@ import asyncio
 import random
 
 import pytest
-from conftest import Wired
 
 from drivers.at.channel import CTRL_Z, ESC
 from drivers.errors import (
@@ -20,6 +19,7 @@ from drivers.errors import (
     SubmitOutcomeUnknown,
 )
 from drivers.events import MessageReceived, MessageStored, StatusReportReceived, UssdReceived
+from tests.drivers.conftest import Wired
 
 CSQ = frozenset({"+CSQ:"})
 PDU = "0791947106004034040C9194710716000000009930115045400003C16010"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from at_fakes import FakeTransport
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +12,7 @@ from drivers.at.channel import AtChannel
 from drivers.at.urc import Urc, UrcRouter
 from drivers.dialects import GenericDialect
 from drivers.events import IncomingCall, MessageReceived, MessageStored, RegistrationChanged
+from tests.drivers.at_fakes import FakeTransport
 
 PDU = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"
 URCS = [

@@ -8,7 +8,6 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import pytest
-from conftest import PROFILES, SimRig
 
 from drivers.config import ModemConfig
 from drivers.errors import (
@@ -35,6 +34,7 @@ from drivers.events import (
 from drivers.modem import Modem, ModemState
 from drivers.pdu import Deliver, decode_pdu, encode_submit
 from sim.faults import FaultKind, FaultSpec
+from tests.drivers.conftest import PROFILES, SimRig
 
 T = TypeVar("T")
 FAST = ModemConfig.fast(command_timeout=0.5, probe_timeout=0.3, submit_timeout=0.6,

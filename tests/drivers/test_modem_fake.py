@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from at_fakes import FakeTransport, ScriptedModem
 
 from drivers.at import commands as at
 from drivers.config import ModemConfig
 from drivers.errors import AtError, ErrorClass, ProtocolError, SubmitOutcomeUnknown
 from drivers.events import MessageReceived, ModemEvent, StatusReportReceived
 from drivers.modem import Modem
+from tests.drivers.at_fakes import FakeTransport, ScriptedModem
 
 PDU = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"
 SUBMIT = "0001030D91945102550500F1000005E8329BFD06"  # smsc 00 + 19-octet TPDU

@@ -7,7 +7,6 @@ import asyncio
 from typing import TypeVar
 
 import pytest
-from conftest import PROFILES, SimRig
 
 from drivers.errors import InvalidRequest
 from drivers.events import (
@@ -19,6 +18,7 @@ from drivers.events import (
 )
 from drivers.modem import Modem
 from drivers.pdu import Deliver, StatusReport, decode_pdu, encode_submit
+from tests.drivers.conftest import PROFILES, SimRig
 
 DIALECT_OF = {"generic": "generic", "sim800": "simcom", "sim7600": "simcom", "ec25": "quectel",
               "e3372": "huawei"}

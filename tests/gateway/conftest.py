@@ -1,28 +1,17 @@
 """Fixtures for the gateway core: a real SQLite store in tmp_path and a clock tests can move."""
 
-# ruff: noqa: E402  (the sys.path repair below must run before `gateway`/`drivers` are imported)
-
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# tests/conftest.py puts tests/ on sys.path, where tests/gateway and tests/drivers would shadow
-# the real packages as namespace packages; the repository root first keeps imports honest.
-# (The lasting fix is `pythonpath = ["."]` in pyproject's pytest settings.)
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from gwhelpers import FakeClock
 
 from gateway.config import SchedulerConfig
 from gateway.scheduler import Scheduler
 from gateway.store import SqliteStore, StoreOptions
+from tests.gateway.gwhelpers import FakeClock
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Helpers shared by the gateway tests (imported by name: tests/gateway is on sys.path)."""
+"""Helpers shared by the gateway tests ."""
 
 from __future__ import annotations
 

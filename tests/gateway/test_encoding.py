@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from gwhelpers import modem
-
 from drivers.pdu import decode_pdu
 from gateway.encoding import encode_job, plan_text
 from gateway.scheduler import Scheduler
 from gateway.store import NewMessage
+from tests.gateway.gwhelpers import modem
 
 
 async def test_long_unicode_job_encodes_with_its_reference(scheduler: Scheduler, clock) -> None:

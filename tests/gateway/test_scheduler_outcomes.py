@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from gwhelpers import FakeClock, modem, msg
 
 from drivers.errors import AtError, ErrorClass, SubmitOutcomeUnknown
 from gateway.config import RetryConfig, SchedulerConfig
 from gateway.retry import RetryPolicy, SendFailure, decide
 from gateway.scheduler import Scheduler
 from gateway.store import MessageStatus, PartStatus, Reachability, SqliteStore, UncertainPolicy
+from tests.gateway.gwhelpers import FakeClock, modem, msg
 
 
 async def one_job(sched: Scheduler, name: str = "m1", **kwargs):

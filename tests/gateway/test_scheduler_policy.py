@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from gwhelpers import FakeClock, modem, msg
 
 from gateway.config import LaneMode, SchedulerConfig
 from gateway.routing import Route, Router
 from gateway.scheduler import Scheduler
 from gateway.sim_limits import SimLimits
 from gateway.store import InboundPart, Lane, MessageStatus, SqliteStore
+from tests.gateway.gwhelpers import FakeClock, modem, msg
 
 
 async def drain(sched: Scheduler, name: str, **info) -> list[str]:

@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from gwhelpers import FakeClock, msg
 
 from gateway.store import (
     IdempotencyConflictError,
@@ -23,6 +22,7 @@ from gateway.store import (
 )
 from gateway.store.ids import IdGenerator, id_time
 from gateway.store.migrations import load_migrations
+from tests.gateway.gwhelpers import FakeClock, msg
 
 
 async def test_fresh_database_gets_every_migration(store: SqliteStore, db_path: Path) -> None:

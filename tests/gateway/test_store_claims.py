@@ -9,8 +9,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-from gwhelpers import FakeClock, msg
-
 from gateway.store import (
     ClaimRequest,
     Lane,
@@ -19,6 +17,7 @@ from gateway.store import (
     StoreOptions,
     UncertainPolicy,
 )
+from tests.gateway.gwhelpers import FakeClock, msg
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from gwhelpers import FakeClock
-
 from drivers.pdu import decode_pdu, encode_deliver
 from gateway.store import InboundPart, InboundQuery, SqliteStore
+from tests.gateway.gwhelpers import FakeClock
 
 
 def part(

@@ -1,26 +1,15 @@
 """Fixtures for the simulator's tests: a pool on real ptys, pyserial clients, in-process links."""
 
-# ruff: noqa: E402  (the sys.path repair below must run before `sim`/`drivers` are imported)
-
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# tests/conftest.py puts tests/ on sys.path, where tests/sim and tests/drivers would shadow the
-# real packages as namespace packages; the repository root first keeps the imports right.
-# (The lasting fix is `pythonpath = ["."]` in pyproject's pytest settings.)
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from simclient import FAST, SerialClient, connect
 
 from sim.pool import SimPool
+from tests.sim.simclient import FAST, SerialClient, connect
 
 
 @pytest.fixture
@@ -61,4 +50,5 @@ async def link_pool(tmp_path: Path) -> AsyncIterator[SimPool]:
 
 @pytest.fixture
 def link_connect() -> Callable[..., Any]:
-    return connect
+    connector: Callable[..., Any] = connect
+    return connector

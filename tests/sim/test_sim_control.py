@@ -14,10 +14,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from simclient import FAST, SerialClient
 
 from drivers.pdu import encode_submit
 from sim.pool import SimPool
+from tests.sim.simclient import FAST, SerialClient
 
 HANDSET = "+4915112345678"
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import serial
-from simclient import FAST, LinkClient
 
 from sim.faults import FaultKind
 from sim.link import open_in_process
 from sim.pool import SimPool, random_spec
+from tests.sim.simclient import FAST, LinkClient
 
 
 async def read_until(port: serial.Serial, marker: bytes, timeout: float = 3.0) -> bytes:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from simclient import FAST, LinkClient
 
 from drivers.pdu import StatusReport, decode_pdu, encode_submit, gsm7
 from sim.identity import DEFAULT_OPERATORS, luhn_digit, make_imei, make_sim, normalize_number
@@ -19,6 +18,7 @@ from sim.latency import Latency, LatencySpecError
 from sim.link import open_in_process
 from sim.network import AutoReply, Behaviour, BehaviourRule
 from sim.pool import SimPool
+from tests.sim.simclient import FAST, LinkClient
 
 HANDSET = "+4915112345678"
 Connect = Callable[..., Any]

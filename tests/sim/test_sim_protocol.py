@@ -6,12 +6,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from simclient import LinkClient
-
 from drivers.pdu import Deliver, StatusReport, Submit, decode_pdu, encode_submit
 from sim.link import open_in_process
 from sim.pool import SimPool
 from sim.storage import Stat
+from tests.sim.simclient import LinkClient
 
 HANDSET = "+4915112345678"
 Connect = Callable[..., Any]

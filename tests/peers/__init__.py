@@ -1,0 +1,1 @@
+"""Real third-party SMS clients (gammu, python-gsmmodem-new) against the simulator."""
