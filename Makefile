@@ -4,16 +4,19 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the test suite drives as independent real clients (gammu talks to the simulator).
-APT_PACKAGES := gammu
-APT_COMMANDS := gammu
+# Debian packages the tests need: gammu (an independent real client of the simulator), chromium
+# (the status page test drives it headless through Playwright), systemd-analyze and udevadm
+# (the unit file and udev rules are checked with the real tools).
+APT_PACKAGES := gammu chromium systemd udev
+APT_COMMANDS := gammu chromium systemd-analyze udevadm
 
-.PHONY: run test lint typecheck pytest bench system-deps clean help
+.PHONY: run test lint typecheck pytest bench system-deps install clean help
 
 help:
 	@echo "make run    start the gateway (simulated modem pool unless real modems are configured)"
 	@echo "make test   set up everything and run ruff, mypy --strict and the whole pytest suite"
 	@echo "make bench  print throughput, latency and memory figures"
+	@echo "sudo make install [INSTALL_ARGS=\"--enable --start\"]  install under /opt/smsgw with the systemd unit"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +52,10 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Puts the gateway under /opt/smsgw with its unit, udev rules and example config (see README).
+install: $(STAMP)
+	$(BIN)/smsgw install $(INSTALL_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache .hypothesis

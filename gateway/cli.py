@@ -17,6 +17,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli_run",
     "gateway.cli_config",
     "gateway.cli_number",
+    "gateway.cli_keys",
+    "gateway.cli_ops",
+    "gateway.cli_install",
+    "gateway.cli_doctor",
+    "gateway.cli_backup",
     "gateway.cli_pdu",
 )
 

@@ -34,11 +34,16 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.health.config import HealthConfig
 from gateway.store.options import StoreOptions, UncertainPolicy
 
 DEFAULT_CONFIG_FILE = Path("/etc/smsgw/smsgw.toml")
 ENV_PREFIX = "SMSGW_"
 CONFIG_ENV = "SMSGW_CONFIG"  # names the file; not a setting itself
+# Variables of the same prefix that belong to the client commands (`smsgw send`, `status`, ...)
+# and the benchmarks, not to the daemon: never mistaken for unknown settings.
+NON_SETTING_ENV = frozenset({CONFIG_ENV, "SMSGW_API_KEY", "SMSGW_URL"})
+NON_SETTING_ENV_PREFIXES = ("SMSGW_BENCH_",)
 DB_NAME = "smsgw.db"
 
 _TOML_FILE: ContextVar[Path | None] = ContextVar("smsgw_toml_file", default=None)
@@ -258,6 +263,7 @@ class Settings(BaseSettings):
     logging: LoggingConfig = LoggingConfig()
     api: ApiConfig = ApiConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
+    health: HealthConfig = HealthConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -346,7 +352,12 @@ def _env_names(environ: Mapping[str, str]) -> dict[str, str]:
     """Lower-cased path ('server.listen') -> the variable that set it."""
     names = {}
     for name in environ:
-        if name.upper().startswith(ENV_PREFIX) and name.upper() != CONFIG_ENV:
+        upper = name.upper()
+        if (
+            upper.startswith(ENV_PREFIX)
+            and upper not in NON_SETTING_ENV
+            and not upper.startswith(NON_SETTING_ENV_PREFIXES)
+        ):
             names[".".join(name[len(ENV_PREFIX) :].lower().split("__"))] = name
     return names
 

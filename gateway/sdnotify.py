@@ -14,6 +14,7 @@ daemon must not fail because its supervisor went away.
     async with Notifier.from_environ() as systemd:    # feeds the watchdog from now on
         gateway = await Gateway.open(settings, options)
         await systemd.ready(f"listening on {gateway.http_url}")
+        systemd.track_status(lambda: status_line(gateway.health_summary()))
         await stop.wait()
         await systemd.stopping()                      # before the graceful close
 """
@@ -27,7 +28,7 @@ import os
 import socket
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 _LOG = logging.getLogger(__name__)
 
@@ -53,6 +54,19 @@ def watchdog_interval(environ: Mapping[str, str], pid: int | None = None) -> flo
     if owner and owner != str(os.getpid() if pid is None else pid):
         return None
     return int(usec) / 1_000_000 / 2
+
+
+def status_line(summary: Mapping[str, Any]) -> str:
+    """`Gateway.health_summary()` as one STATUS= line: "2/3 modems ready (1 probing)"."""
+    modems: Mapping[str, int] = summary.get("modems") or {}
+    total = sum(modems.values())
+    ready = modems.get("ready", 0)
+    others = ", ".join(f"{n} {state}" for state, n in sorted(modems.items())
+                       if state != "ready" and n)
+    line = f"{ready}/{total} modems ready" + (f" ({others})" if others else "")
+    if summary.get("status") == "stopping":
+        line = "stopping; " + line
+    return line
 
 
 class Notifier:
@@ -203,4 +217,4 @@ class Notifier:
         await self.close()
 
 
-__all__ = ["SEND_TIMEOUT", "Notifier", "watchdog_interval"]
+__all__ = ["SEND_TIMEOUT", "Notifier", "status_line", "watchdog_interval"]

@@ -17,9 +17,9 @@ class SimcomDialect(Dialect):
     model_markers: ClassVar[tuple[str, ...]] = ("sim800", "sim900", "sim7600", "sim7000")
     usb_ids: ClassVar[tuple[UsbId, ...]] = (
         UsbId(0x1E0E, 0x9001, 2, "SIM7600"),
-        UsbId(0x1E0E, 0x9011, 2, "SIM7600 (RNDIS)"),
+        UsbId(0x1E0E, 0x9011, 4, "SIM7600 (RNDIS)"),
     )
-    at_port_hints: ClassVar[tuple[str, ...]] = ("if02",)
+    at_port_hints: ClassVar[tuple[str, ...]] = ("if02", "if04")
     # SIM800 answers AT+CCID; the SIM7600 family uses AT+CICCID.
     iccid_commands: ClassVar[tuple[Command[str | None], ...]] = (at.ICCID, at.ICCID_SIMCOM_LTE)
 

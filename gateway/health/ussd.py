@@ -44,12 +44,12 @@ _CURRENCIES: dict[str, str] = {
     "$": "$", "usd": "USD", "¥": "¥", "chf": "CHF", "fr": "CHF",
 }
 _ISO = (
-    "EUR USD GBP RUB UAH INR PLN CZK HUF RON TRY NGN KES CHF SEK NOK DKK AUD CAD NZD ZAR BRL MXN"
-    " ARS CLP COP PEN IDR MYR PHP THB VND PKR BDT LKR EGP MAD TND DZD GHS UGX TZS XOF XAF AED SAR"
-    " QAR KWD BHD OMR JOD ILS GEL AMD AZN KZT UZS KGS BYN MDL RSD BGN ISK JPY CNY KRW HKD SGD"
-).split()
+    "EUR|USD|GBP|RUB|UAH|INR|PLN|CZK|HUF|RON|TRY|NGN|KES|CHF|SEK|NOK|DKK|AUD|CAD|NZD|ZAR|BRL|MXN"
+    "|ARS|CLP|COP|PEN|IDR|MYR|PHP|THB|VND|PKR|BDT|LKR|EGP|MAD|TND|DZD|GHS|UGX|TZS|XOF|XAF|AED|SAR"
+    "|QAR|KWD|BHD|OMR|JOD|ILS|GEL|AMD|AZN|KZT|UZS|KGS|BYN|MDL|RSD|BGN|ISK|JPY|CNY|KRW|HKD|SGD"
+)
 _CURRENCY = re.compile(
-    r"[€£₹₽₺₦$¥]|\b(?:" + "|".join(_ISO) + r")\b"
+    r"[€£₹₽₺₦$¥]|\b(?:" + _ISO + r")\b"
     r"|(?i:\b(?:руб|грн|rs|zł|kč|ft|lei|kr|ksh|tl|euro|fr|р)(?!\w)\.?)"
 )
 _NEAR = 60  # characters between a keyword and its amount

@@ -32,7 +32,7 @@ from .schemas import BatchIn, InboundListQuery, MessageIn, MessageListQuery
 from .sending import Accepted, Outcome, Rejected, number_lookup, send, with_key
 
 PREFIX = "/api/v1"
-
+ID = r"[^/]{1,64}(?<!batch)"  # a message id; never the `batch` route
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None
                   ) -> web.Response:
@@ -89,8 +89,9 @@ async def post_message(request: web.Request) -> web.Response:
     (outcome,) = await send(ctx, [message], "api")
     if isinstance(outcome, Rejected):
         raise outcome.problem()
+    found = outcome.lookup or number_lookup(ctx, outcome.message.to)
     response = json_response(
-        views.accepted(outcome.message, outcome.lookup, replayed=not outcome.created), 202,
+        views.accepted(outcome.message, found, replayed=not outcome.created), 202,
         {"Location": f"{PREFIX}/messages/{outcome.message.id}"},
     )
     if idem is not None and digest is not None:
@@ -104,8 +105,10 @@ def _batch_items(ctx: ApiContext, raw: bytes) -> list[MessageIn | ProblemError]:
         batch = BatchIn.model_validate_json(raw)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
+        # an item that is an object with bad fields is refused on its own line; anything
+        # else (not an object, no list, too many) is the whole request's fault
         per_item = all(
-            len(e["loc"]) >= 2 and e["loc"][0] == "messages" and isinstance(e["loc"][1], int)
+            len(e["loc"]) >= 3 and e["loc"][0] == "messages" and isinstance(e["loc"][1], int)
             for e in errors
         )
         if not per_item:
@@ -171,8 +174,8 @@ async def post_batch(request: web.Request) -> web.Response:
     for i, result in enumerate(results):
         if isinstance(result, Accepted):
             accepted += 1
-            lines.append({"index": i, "accepted": True, "message": views.accepted(
-                result.message, result.lookup, replayed=not result.created)})
+            lines.append({"index": i, "accepted": True, "message": views.summary(
+                result.message, replayed=not result.created)})
             continue
         if isinstance(result, MessageIn):  # pragma: no cover - every item was sent
             raise AssertionError("batch item without an outcome")
@@ -283,8 +286,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post(f"{PREFIX}/messages", post_message)
     r.add_post(f"{PREFIX}/messages/batch", post_batch)
     r.add_get(f"{PREFIX}/messages", list_messages, allow_head=False)
-    r.add_get(f"{PREFIX}/messages/{{id}}", get_message, allow_head=False)
-    r.add_delete(f"{PREFIX}/messages/{{id}}", cancel_message)
+    r.add_get(f"{PREFIX}/messages/{{id:{ID}}}", get_message, allow_head=False)
+    r.add_delete(f"{PREFIX}/messages/{{id:{ID}}}", cancel_message)
     r.add_get(f"{PREFIX}/inbound", list_inbound, allow_head=False)
     r.add_get(f"{PREFIX}/inbound/{{id}}", get_inbound, allow_head=False)
 

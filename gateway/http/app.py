@@ -33,6 +33,9 @@ def build_app(runtime: Gateway) -> web.Application:
     from gateway.http.routes import register_routes  # the API (issue 6); imports RUNTIME
 
     register_routes(app)
+    from gateway.http.status_page import register_status_page  # needs the API context
+
+    register_status_page(app)
     return app
 
 

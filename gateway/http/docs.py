@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from html import escape
 from typing import Any
 
@@ -29,6 +30,11 @@ small{color:#57606a}
 """
 
 
+def _prose(text: str) -> str:
+    """Escaped text with `backticks` shown as code."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
+
+
 def _schema_text(schema: dict[str, Any], components: dict[str, Any]) -> str:
     ref = schema.get("$ref", "")
     if ref:
@@ -45,7 +51,7 @@ def render(spec: dict[str, Any]) -> str:
         f"<title>{escape(spec['info']['title'])}</title><style>{_CSS}</style></head><body>",
         f"<main><h1>{escape(spec['info']['title'])} <small>{escape(spec['info']['version'])}"
         "</small></h1>",
-        f"<p>{escape(spec['info']['description'])}</p>",
+        f"<p>{_prose(spec['info']['description'])}</p>",
         "<p>Authenticate with <code>Authorization: Bearer KEY</code> (create keys with "
         "<code>smsgw keys create NAME --scopes send,read</code>). The machine-readable "
         "description is <a href='/openapi.json'>/openapi.json</a>.</p>",
@@ -57,7 +63,7 @@ def render(spec: dict[str, Any]) -> str:
                        f"<span class='m {escape(method)}'>{escape(method.upper())}</span> "
                        f"<code>{escape(path)}</code> — {escape(op.get('summary', ''))}")
             if op.get("description"):
-                out.append(f"<br><small>{escape(op['description'])}</small>")
+                out.append(f"<br><small>{_prose(op['description'])}</small>")
             params = op.get("parameters", [])
             if params:
                 out.append("<table><tr><th>parameter</th><th>in</th><th>schema</th></tr>")
@@ -81,7 +87,7 @@ def render(spec: dict[str, Any]) -> str:
                "<th>meaning</th></tr>")
     for p in spec["x-problem-types"]:
         out.append(f"<tr><td><code>{escape(p['type'])}</code></td><td>{p['status']}</td>"
-                   f"<td>{escape(p['description'])}</td></tr>")
+                   f"<td>{_prose(p['description'])}</td></tr>")
     out.append("</table><h2>Webhooks</h2><p>Endpoints receive <code>message.status</code>, "
                "<code>message.inbound</code> and <code>modem.health</code> events as JSON "
                "<code>{type, timestamp, data}</code>, signed per Standard Webhooks "

@@ -13,6 +13,7 @@ UCS-2 from the text itself, so `coding` is a hint. Answers are Kannel's plain-te
 from __future__ import annotations
 
 import codecs
+import re
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
@@ -32,6 +33,7 @@ from .sending import Rejected, send
 PATH = "/cgi-bin/sendsms"
 MAX_BODY = 64 * 1024
 MAX_RECEIVERS = 100
+_CHARSET = re.compile(r"^[A-Za-z0-9._:\-]{1,40}$")
 _LANES = {0: Lane.BULK, 1: Lane.NORMAL, 2: Lane.HIGH, 3: Lane.OTP}
 
 
@@ -82,9 +84,11 @@ async def _params(request: web.Request) -> dict[str, str]:
     charset = raw.get("charset", b"").decode("latin-1") or (
         "utf-16-be" if coding == b"2" else "utf-8")
     try:
-        codecs.lookup(charset)
+        known = codecs.lookup(charset) if _CHARSET.match(charset) else None
     except LookupError:
-        raise _bad(f"Unknown charset {charset[:40]!r}") from None
+        known = None
+    if known is None or not getattr(known, "_is_text_encoding", True):
+        raise _bad(f"Unknown charset {charset[:40]!r}")
     params: dict[str, str] = {}
     for name, data in raw.items():
         encoding = charset if name == "text" else "utf-8"

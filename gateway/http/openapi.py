@@ -36,6 +36,12 @@ class TwilioMessageForm(BaseModel):
     ScheduleType: Literal["fixed"] | None = None
 
 
+class TwilioStatusForm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    Status: Literal["canceled"]
+
+
 class TwilioMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -91,7 +97,7 @@ OPERATIONS: tuple[Operation, ...] = (
               "messages", body=s.MessageIn, ok=(202, s.AcceptedOut)),
     Operation("post", "/api/v1/messages/batch", "sendBatch",
               "Send up to 10,000 messages; each is accepted or refused on its own", Scope.SEND,
-              "messages", body=s.BatchIn, ok=(202, s.BatchOut)),
+              "messages", body=s.BatchRequest, ok=(202, s.BatchOut)),
     Operation("get", "/api/v1/messages", "listMessages", "List messages, newest first",
               Scope.READ, "messages", query=s.MessageListQuery, ok=(200, s.MessagePageOut)),
     Operation("get", "/api/v1/messages/{id}", "getMessage",
@@ -144,16 +150,22 @@ OPERATIONS: tuple[Operation, ...] = (
               "Twilio-compatible message fetch", Scope.READ, "compat",
               path_params=(("account", "Account SID = API key name"), ("sid", "SM + id")),
               ok=(200, TwilioMessage), errors=(400, 401, 403, 404, 429)),
+    Operation("post", "/2010-04-01/Accounts/{account}/Messages/{sid}.json",
+              "twilioCancelMessage", "Twilio-compatible cancel of a scheduled message",
+              Scope.SEND, "compat", body=TwilioStatusForm, form=True,
+              path_params=(("account", "Account SID = API key name"), ("sid", "SM + id")),
+              ok=(200, TwilioMessage), errors=(400, 401, 403, 404, 413, 429)),
 )
 
 _MODELS: tuple[type[BaseModel], ...] = (
-    s.MessageIn, s.BatchIn, s.AcceptedOut, s.BatchOut, s.MessageOut, s.MessageDetailOut,
+    s.MessageIn, s.BatchRequest, s.AcceptedOut, s.BatchOut, s.MessageOut, s.MessageDetailOut,
     s.MessagePageOut, s.InboundOut, s.InboundPageOut, s.ModemOut, s.ModemListOut,
     s.ModemActionOut, s.NumberOut, s.WebhookIn, s.WebhookOut, s.WebhookCreatedOut,
     s.WebhookListOut, s.DeliveryListOut, s.ProblemOut, s.ReadyOut, TwilioMessageForm,
-    TwilioMessage, TwilioError,
+    TwilioMessage, TwilioError, TwilioStatusForm, s.MessageListQuery, s.InboundListQuery,
 )
-_INPUTS = frozenset({s.MessageIn, s.BatchIn, s.WebhookIn, TwilioMessageForm})
+_INPUTS = frozenset({s.MessageIn, s.BatchRequest, s.WebhookIn, TwilioMessageForm,
+                     TwilioStatusForm, s.MessageListQuery, s.InboundListQuery})
 
 
 def _ref(model: type[BaseModel], names: dict[tuple[type[BaseModel], str], dict[str, Any]],
@@ -161,14 +173,16 @@ def _ref(model: type[BaseModel], names: dict[tuple[type[BaseModel], str], dict[s
     return names[(model, mode)]
 
 
-def _parameters(op: Operation) -> list[dict[str, Any]]:
+def _parameters(op: Operation, names: dict[tuple[type[BaseModel], str], dict[str, Any]],
+                components: dict[str, Any]) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "description": text,
          "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
         for name, text in op.path_params
     ]
     if op.query is not None:
-        schema = op.query.model_json_schema(mode="validation")
+        ref = _ref(op.query, names, "validation")["$ref"].rsplit("/", 1)[-1]
+        schema = components[ref]
         for name, prop in schema.get("properties", {}).items():
             clean = {k: v for k, v in prop.items() if k != "title"}
             params.append({"name": name, "in": "query", "required": False, "schema": clean})
@@ -181,6 +195,12 @@ def _error_content(op: Operation, ref: dict[str, Any], twilio: dict[str, Any]) -
     return {PROBLEM: {"schema": ref}}
 
 
+# follow-up calls a client (and schemathesis' stateful phase) can make with an answer's id
+_LINKS = {
+    "sendMessage": (("GetMessage", "getMessage"), ("CancelMessage", "cancelMessage")),
+    "createWebhook": (("GetWebhook", "getWebhook"), ("WebhookDeliveries", "webhookDeliveries"),
+                      ("DeleteWebhook", "deleteWebhook")),
+}
 # bounded so a generated GET stays under the server's 8 KiB request line
 _KANNEL_LENGTHS = {"text": 200, "dlr-url": 100, "password": 60, "to": 40}
 
@@ -210,7 +230,7 @@ def build() -> dict[str, Any]:
             entry["description"] = f"Needs an API key with the `{op.scope.value}` scope."
         if op.path == "/healthz":
             entry["security"] = []
-        params = _parameters(op)
+        params = _parameters(op, names, components)
         if params:
             entry["parameters"] = params
         if op.body is not None:
@@ -233,6 +253,11 @@ def build() -> dict[str, Any]:
             response["content"] = {"text/plain": {"schema": {"type": "string"}}}
         elif answer == "object":
             response["content"] = {"application/json": {"schema": {"type": "object"}}}
+        if op.op_id in _LINKS:
+            response["links"] = {
+                name: {"operationId": target, "parameters": {"id": "$response.body#/id"}}
+                for name, target in _LINKS[op.op_id]
+            }
         entry["responses"][str(status)] = response
         for extra in op.extra_ok:
             entry["responses"][str(extra)] = dict(response, description="Not ready")
@@ -242,22 +267,29 @@ def build() -> dict[str, Any]:
                 "content": _error_content(op, problem, twilio_error),
             }
         paths.setdefault(op.path, {})[op.method] = entry
-    paths["/cgi-bin/sendsms"] = {"get": {
-        "operationId": "kannelSendsms",
-        "summary": "Kannel-compatible send (username/password in the query)",
-        "tags": ["compat"],
-        "security": [],
-        "parameters": [
-            {"name": name, "in": "query", "required": name in ("username", "password", "to",
-                                                               "text"),
-             "schema": {"type": "string", "maxLength": _KANNEL_LENGTHS.get(name, 20)}}
-            for name in ("username", "password", "to", "text", "from", "coding", "charset",
-                         "priority", "validity", "deferred", "dlr-mask", "dlr-url")
-        ],
-        "responses": {str(code): {"description": _describe(code),
-                                  "content": {"text/plain": {"schema": {"type": "string"}}}}
-                      for code in (202, 400, 403, 405, 413, 503)},
-    }}
+    kannel_params = [
+        {"name": name, "in": "query",
+         "required": name in ("username", "password", "to", "text"),
+         "schema": {"type": "string", "maxLength": _KANNEL_LENGTHS.get(name, 20)}}
+        for name in ("username", "password", "to", "text", "from", "coding", "charset",
+                     "priority", "validity", "deferred", "dlr-mask", "dlr-url")
+    ]
+    kannel_answers = {
+        str(code): {"description": _describe(code),
+                    "content": {"text/plain": {"schema": {"type": "string"}}}}
+        for code in (202, 400, 403, 405, 413, 503)
+    }
+    paths["/cgi-bin/sendsms"] = {
+        method: {
+            "operationId": f"kannelSendsms{method.title()}",
+            "summary": f"Kannel-compatible send ({method.upper()}, credentials in the query)",
+            "tags": ["compat"],
+            "security": [],
+            "parameters": kannel_params,
+            "responses": kannel_answers,
+        }
+        for method in ("get", "post")
+    }
     return {
         "openapi": "3.1.0",
         "info": {

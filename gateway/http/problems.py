@@ -221,6 +221,8 @@ def problem_middleware(renderers: Renderers) -> Any:
                 request, ProblemError(slug, detail or exc.reason, status=exc.status,
                                       headers=headers)
             )
+        except ConnectionResetError:
+            raise  # the client went away: nobody to answer
         except Exception:
             _LOG.exception("unhandled error in %s %s", request.method, request.path)
             return renderers.render(

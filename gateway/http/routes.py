@@ -40,6 +40,13 @@ def _keyring(runtime_settings: object) -> Keyring | None:
         return None
 
 
+def _metrics(runtime: object) -> GatewayMetrics:
+    """The gateway's own metrics when the runtime keeps them (so the worker can observe submit
+    times), else a registry for this app."""
+    found = getattr(runtime, "metrics", None)
+    return found if isinstance(found, GatewayMetrics) else GatewayMetrics()
+
+
 def register_routes(app: web.Application) -> None:
     runtime = app[RUNTIME]
     settings = runtime.settings
@@ -52,7 +59,7 @@ def register_routes(app: web.Application) -> None:
         api=api,
         access=Access(Authenticator(api), RateLimiter(settings.api.rate_limit_per_second)),
         idempotency=Idempotency(api),
-        metrics=GatewayMetrics(),
+        metrics=_metrics(runtime),
         keyring=_keyring(settings),
         webhook_options=options,
         limits=limits,

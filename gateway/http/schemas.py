@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    field_validator,
+)
 
 from gateway.store.models import Category, Lane, MessageStatus
 from gateway.submit import MAX_TEXT_CHARS
@@ -28,6 +36,23 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _iso_datetime(value: object) -> object:
+    """Query times are RFC 3339 text with an offset; no Unix numbers, no guessing."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("expected an RFC 3339 date-time such as 2024-05-01T12:00:00Z") \
+                from None
+        if parsed.tzinfo is None:
+            raise ValueError("the date-time needs an offset (Z or +HH:MM)")
+        return parsed
+    return value
+
+
+QueryTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
+
+
 class _Query(BaseModel):
     """Query strings: every value arrives as text, so types are converted (lax), but unknown
     parameters are still refused."""
@@ -42,9 +67,10 @@ class MessageIn(_In):
     """One message to send."""
 
     to: str = Field(min_length=1, max_length=40, description="Recipient, E.164 (+4915112345678)"
-                    " or national with [numbers] default_region")
+                    " or national with [numbers] default_region", examples=["+4915112345678"])
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS,
-                      description="Message text; GSM-7 or UCS-2 is chosen automatically")
+                      description="Message text; GSM-7 or UCS-2 is chosen automatically",
+                      examples=["Your code is 123456"])
     priority: Lane = Field(default=Lane.NORMAL, description="Lane: otp, high, normal, bulk")
     send_at: AwareDatetime | None = Field(default=None,
                                           description="Send no earlier than this (RFC 3339)")
@@ -71,6 +97,18 @@ class MessageIn(_In):
 
 class BatchIn(_In):
     messages: list[MessageIn] = Field(min_length=1, max_length=10_000)
+
+
+class BatchRequest(BaseModel):
+    """The batch body as documented: each item is a `MessageIn`, validated on its own, so an
+    item that does not fit is refused on its line of the answer rather than failing them all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[dict[str, JsonValue]] = Field(
+        min_length=1, max_length=10_000, description="MessageIn objects",
+        examples=[[{"to": "+4915112345678", "text": "Your code is 123456"}]],
+    )
 
 
 class ErrorOut(_Out):
@@ -170,10 +208,19 @@ class ProblemOut(_Out):
     instance: str | None = None
 
 
+class MessageSummaryOut(_Out):
+    id: str
+    status: MessageStatus
+    to: str
+    segments: int
+    encoding: str
+    replayed: bool
+
+
 class BatchItemOut(_Out):
     index: int
     accepted: bool
-    message: AcceptedOut | None = None
+    message: MessageSummaryOut | None = None
     error: ProblemOut | None = None
 
 
@@ -186,8 +233,8 @@ class BatchOut(_Out):
 class MessageListQuery(_Query):
     status: MessageStatus | None = None
     to: str | None = Field(default=None, max_length=40)
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: QueryTime | None = None
+    until: QueryTime | None = None
     cursor: str | None = Field(default=None, max_length=64)
     limit: int = Field(default=50, ge=1, le=500)
 
@@ -221,7 +268,7 @@ class InboundListQuery(_Query):
 
     sender: str | None = Field(default=None, alias="from", max_length=40)
     modem: str | None = Field(default=None, max_length=128)
-    since: AwareDatetime | None = None
+    since: QueryTime | None = None
     cursor: str | None = Field(default=None, max_length=64)
     limit: int = Field(default=50, ge=1, le=500)
 
@@ -330,6 +377,7 @@ __all__ = [
     "BatchIn",
     "BatchItemOut",
     "BatchOut",
+    "BatchRequest",
     "DeliveryListOut",
     "DeliveryOut",
     "ErrorOut",
@@ -341,6 +389,7 @@ __all__ = [
     "MessageListQuery",
     "MessageOut",
     "MessagePageOut",
+    "MessageSummaryOut",
     "ModemActionOut",
     "ModemListOut",
     "ModemOut",

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from gateway.numbers import NumberLookup, NumberPolicy, lookup
-from gateway.store.models import Message
+from gateway.store.models import Category, Message
 from gateway.submit import OutgoingMessage, Refused
 
-from .context import ApiContext
+from .context import AllowEveryone, ApiContext
 from .problems import ProblemError
 
 _SLUGS = {
@@ -66,10 +66,13 @@ async def send(ctx: ApiContext, messages: Sequence[OutgoingMessage], route: str
                ) -> list[Outcome]:
     started = time.perf_counter()
     outcomes: list[Outcome | None] = [None] * len(messages)
-    lookups = [number_lookup(ctx, m.to) for m in messages]
-    asking = [(i, lk.e164, m.category) for i, (lk, m) in enumerate(zip(lookups, messages,
-                                                                     strict=True))
-              if lk.e164 is not None and lk.can_receive_sms]
+    lookups: list[NumberLookup | None] = [None] * len(messages)
+    asking: list[tuple[int, str, Category | None]] = []
+    if not isinstance(ctx.consent, AllowEveryone):  # numbers are needed to ask about them
+        for i, m in enumerate(messages):
+            found = lookups[i] = number_lookup(ctx, m.to)
+            if found.e164 is not None and found.can_receive_sms:
+                asking.append((i, found.e164, m.category))
     if asking:
         answers = await ctx.consent.refusals([(e164, cat) for _i, e164, cat in asking])
         for (i, _e164, _cat), why in zip(asking, answers, strict=True):

@@ -53,7 +53,36 @@ def message(m: Message) -> dict[str, Any]:
 
 
 def number(lookup: NumberLookup | None) -> dict[str, Any] | None:
-    return None if lookup is None else lookup.to_json()
+    if lookup is None:
+        return None
+    return {
+        "input": lookup.input,
+        "e164": lookup.e164,
+        "valid": lookup.valid,
+        "possible": lookup.possible,
+        "number_type": lookup.number_type.value,
+        "region": lookup.region,
+        "country_code": lookup.country_code,
+        "carrier": lookup.carrier,
+        "time_zones": list(lookup.time_zones),
+        "short_code": lookup.short_code,
+        "reachability": lookup.reachability.value if lookup.reachability else None,
+        "reachability_reason": lookup.reachability_reason,
+        "can_receive_sms": lookup.can_receive_sms,
+        "reason": lookup.reason,
+    }
+
+
+def summary(m: Message, *, replayed: bool = False) -> dict[str, Any]:
+    """What a batch answers for each accepted message (GET the message for the rest)."""
+    return {
+        "id": m.id,
+        "status": m.status.value,
+        "to": m.to,
+        "segments": m.segments,
+        "encoding": m.encoding,
+        "replayed": replayed,
+    }
 
 
 def accepted(m: Message, lookup: NumberLookup | None, *, replayed: bool = False
@@ -177,6 +206,7 @@ __all__ = [
     "modem",
     "number",
     "part",
+    "summary",
     "transition",
     "webhook",
 ]

@@ -107,7 +107,7 @@ def _as_date(value: Any, name: str) -> date | datetime | dtime:
     text = str(value).strip()
     for parse in (datetime.fromisoformat, date.fromisoformat, dtime.fromisoformat):
         try:
-            return parse(text)  # type: ignore[no-any-return, operator]
+            return parse(text)
         except ValueError:
             continue
     raise TemplateError(f"{name}: {text[:40]!r} is not an ISO 8601 date or time", field=name)
@@ -164,7 +164,7 @@ def compile_template(source: str) -> CompiledTemplate:
         parsed = list(string.Formatter().parse(source))
     except ValueError as exc:
         raise TemplateError(f"template syntax: {exc} (write {{{{ and }}}} for braces)") from None
-    for literal, field_name, spec, conversion in parsed:
+    for literal, field_name, raw_spec, conversion in parsed:
         if literal:
             parts.append(literal)
         if field_name is None:
@@ -181,7 +181,7 @@ def compile_template(source: str) -> CompiledTemplate:
             if f not in FILTERS:
                 raise TemplateError(f"{{{field_name}}}: unknown filter {f!r}; "
                                     f"use {', '.join(sorted(FILTERS))}", field=name)
-        spec = spec or ""
+        spec = raw_spec or ""
         if "{" in spec:
             raise TemplateError(f"{{{field_name}}}: nested fields are not allowed", field=name)
         if spec and not (_DATE_SPEC.match(spec) and "%" in spec) \
@@ -275,7 +275,7 @@ class Templates:
             return None
         return Template(row[0], row[1], Category(row[2]), row[3], "api")
 
-    async def list(self) -> list[Template]:
+    async def all(self) -> list[Template]:
         rows = await self._runner.run_in_reader(list_templates)
         stored = [Template(r[0], r[1], Category(r[2]), r[3], "api") for r in rows
                   if r[0] not in self._config.templates]

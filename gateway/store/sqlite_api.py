@@ -276,15 +276,22 @@ def fanout_transitions(
 ) -> tuple[int, int]:
     """Turn up to `limit` new transitions into outbox rows; returns (read, recorded)."""
     after = _cursor(conn, TRANSITIONS_FEED)
+    page = conn.execute(
+        "SELECT count(*), max(id) FROM (SELECT id FROM transitions WHERE id > ?"
+        " ORDER BY id LIMIT ?)",
+        (after, limit),
+    ).fetchone()
+    read, upper = int(page[0]), page[1]
+    if not read:
+        return 0, 0
+    # a message's first status (from_status NULL) is never an event: leave those rows unread
     rows = conn.execute(
         "SELECT t.id, m.id, t.from_status, t.to_status, t.at, t.modem_id, t.error_code,"
         " t.error_class, t.detail, m.to_number, m.status_callback, m.metadata, m.api_key,"
         " m.segments FROM transitions t JOIN messages m ON m.seq = t.message_seq"
-        " WHERE t.id > ? ORDER BY t.id LIMIT ?",
-        (after, limit),
+        " WHERE t.id > ? AND t.id <= ? AND t.from_status IS NOT NULL ORDER BY t.id",
+        (after, upper),
     ).fetchall()
-    if not rows:
-        return 0, 0
     feed = [
         TransitionFeedRow(
             transition_id=int(r[0]),
@@ -304,10 +311,12 @@ def fanout_transitions(
         )
         for r in rows
     ]
-    entries = build(feed, list_endpoints(conn, enabled_only=True))
-    recorded = insert_entries(conn, entries, now_ms)
-    _advance(conn, TRANSITIONS_FEED, feed[-1].transition_id)
-    return len(feed), recorded
+    recorded = 0
+    if feed:
+        recorded = insert_entries(conn, build(feed, list_endpoints(conn, enabled_only=True)),
+                                  now_ms)
+    _advance(conn, TRANSITIONS_FEED, int(upper))
+    return read, recorded
 
 
 def fanout_inbound(

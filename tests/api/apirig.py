@@ -8,26 +8,28 @@ import asyncio
 import json
 import socket
 import sqlite3
-import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-_E2E = str(Path(__file__).resolve().parents[1] / "e2e")
-if _E2E not in sys.path:
-    sys.path.insert(0, _E2E)
-
 import aiohttp
 from aiohttp import web
-from e2e_rig import Rig, e2e_settings, eventually
 
 from gateway.daemon import RuntimeOptions
 from gateway.keys import Keyring, Scope, create_key
 from gateway.modem_status import PoolOptions
 from gateway.store.migrations import migrate
+from tests.e2e.e2e_rig import Rig, e2e_settings
+from tests.e2e.e2e_rig import eventually as _eventually
 
 __all__ = ["ApiRig", "Captured", "Receiver", "eventually", "free_port", "numbers"]
+
+
+async def eventually(probe: Callable[[], Any], *, within: float = 10.0, what: str = "condition"
+                     ) -> Any:
+    """Poll `probe` (sync or async) until it returns something truthy; fail after `within` s."""
+    return await _eventually(probe, within=within, what=what)
 
 
 def free_port() -> int:
@@ -173,7 +175,8 @@ class ApiRig:
             assert status == 200, body
             return body if body["status"] in wanted else None
 
-        return await eventually(probe, within=within, what=f"message {wanted}")
+        found: dict[str, Any] = await eventually(probe, within=within, what=f"message {wanted}")
+        return found
 
     async def handset_sends(self, sender: str, modem: str, text: str) -> None:
         """A handset texts a SIM, through the simulator's own control API."""

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-_HERE = str(Path(__file__).resolve().parent)
-_ROOT = str(Path(__file__).resolve().parents[2])
-for _path in (_HERE, _ROOT):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
 import pytest
-from apirig import ApiRig, Receiver
+
+from tests.api.apirig import ApiRig, Receiver
 
 
 @pytest.fixture

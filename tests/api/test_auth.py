@@ -8,10 +8,9 @@ import contextlib
 import io
 from pathlib import Path
 
-from apirig import ApiRig, eventually, numbers
-
 from gateway import cli_keys
 from gateway.keys import KEY_PREFIX, Scope
+from tests.api.apirig import ApiRig, eventually, numbers
 
 PROBLEM = "urn:smsgw:problem:"
 

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
-from apirig import ApiRig, Captured, Receiver, eventually, numbers
 
 from gateway.http.context import API
 from gateway.keys import Scope
 from gateway.store.models import Category
+from tests.api.apirig import ApiRig, Captured, Receiver, eventually, numbers
 
 
 def twilio_signature_ok(auth_token: str, request: Captured) -> bool:
@@ -135,7 +135,7 @@ async def test_twilio_errors_have_twilio_codes(api: ApiRig) -> None:
 
 
 async def test_twilio_inbound_webhook_is_a_signed_form(api: ApiRig, receiver: Receiver) -> None:
-    status, created, _ = await api.call("POST", "/api/v1/webhooks", json={
+    status, _, _ = await api.call("POST", "/api/v1/webhooks", json={
         "url": receiver.url("/sms"), "events": ["message.inbound"], "format": "twilio"})
     assert status == 201
     await api.handset_sends("+4917655554444", "modem1", "STOP")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from apirig import ApiRig, eventually, numbers
-
 from gateway.store.models import MessageQuery
+from tests.api.apirig import ApiRig, eventually, numbers
 
 PROBLEM = "urn:smsgw:problem:"
 

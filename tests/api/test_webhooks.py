@@ -11,13 +11,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from apirig import ApiRig, Captured, Receiver, eventually, numbers
-
 from gateway.store import SqliteStore
 from gateway.store.api_models import OutboxEntry, WebhookEndpoint
 from gateway.store.sqlite_api import ApiStore
 from gateway.webhooks.dispatcher import WebhookDispatcher, WebhookOptions
 from gateway.webhooks.signing import new_secret
+from tests.api.apirig import ApiRig, Captured, Receiver, eventually, numbers
 
 PROBLEM = "urn:smsgw:problem:"
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-# tests/ is on sys.path (rootdir conftest) and tests/gateway would shadow the real package as a
-# namespace package: put the repository root first.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
 import pytest
-from e2e_rig import Rig
+
+from tests.e2e.e2e_rig import Rig
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The end-to-end rig (imported by the e2e tests as `e2e_rig`): a simulated modem pool on real ptys and a gateway that opens them by path.
+"""The end-to-end rig: a simulated modem pool on real ptys and a gateway that opens them by
+path.
 
 The gateway runs its production code path (pyserial on the pty symlinks, the SQLite store in a
 temporary directory, the scheduler, supervisors, workers and inbound handlers); only the
@@ -8,7 +9,7 @@ timings are shortened, through the same options a deployment would set.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 

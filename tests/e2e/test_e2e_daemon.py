@@ -18,7 +18,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from e2e_rig import FINAL, Rig, e2e_settings, eventually, numbers
 
 from drivers.redact import mask_number
 from gateway.numbers import NumberService, policy_from_config
@@ -26,6 +25,7 @@ from gateway.scheduler import Scheduler
 from gateway.store import SqliteStore
 from gateway.store.models import Message, MessageQuery, MessageStatus
 from gateway.submit import OutgoingMessage, Refused, Submitter
+from tests.e2e.e2e_rig import FINAL, Rig, e2e_settings, eventually, numbers
 
 CONFIG = """
 [scheduler]
@@ -212,8 +212,7 @@ async def test_smsgw_run_with_simulated_modems_serves_healthz_and_stops_on_sigte
     daemons.append(daemon)
     health = await daemon.wait_sending()
     assert health["status"] == "running"
-    await eventually(lambda: daemon.healthz(), what="healthz")
-    counts = (await daemon.healthz() or {})["modems"]
+    counts = (await eventually(daemon.healthz, what="healthz"))["modems"]
     assert counts["ready"] == 2
     # a customer texts one of the simulated SIMs; the daemon logs it with the number masked
     sender = "+4917699887766"

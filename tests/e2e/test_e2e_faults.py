@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from e2e_rig import Rig, eventually, numbers
 
 from gateway.modem_status import SupervisorState
 from gateway.store.models import MessageStatus
+from tests.e2e.e2e_rig import Rig, eventually, numbers
 
 S = SupervisorState
 

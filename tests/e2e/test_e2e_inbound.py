@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from e2e_rig import Rig, eventually
-
 from drivers.pdu import encode_deliver
 from gateway.store.models import InboundMessage, InboundQuery
 from sim.network import tpdu_length_of
 from sim.storage import Stat, StoredMessage
+from tests.e2e.e2e_rig import Rig, eventually
 
 SENDER = "+4917612345678"
 LONG = (
@@ -105,7 +104,8 @@ async def test_a_repeated_text_from_a_person_is_kept(rig: Rig) -> None:
 async def test_a_malformed_pdu_is_kept_raw_and_never_blocks_the_sim(rig: Rig) -> None:
     await rig.start(1)
     # an SMS-DELIVER header promising 160 septets of user data, then nothing
-    rig.sim.net.send_raw_pdu("modem0", "0004" + "0B914951210000F0" + "0000" + "42500212345600" + "A0")
+    bad = "0004" + "0B914951210000F0" + "0000" + "42500212345600" + "A0"
+    rig.sim.net.send_raw_pdu("modem0", bad)
     rig.sim.net.send_from_handset(SENDER, "modem0", "still here")
     messages = await wait_inbound(rig, 2)
     by_encoding = {m.encoding: m for m in messages}

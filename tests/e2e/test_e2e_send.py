@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from e2e_rig import Rig, numbers
-
 from gateway.store.models import MessageStatus, PartStatus
 from gateway.submit import OutgoingMessage, Refused
+from tests.e2e.e2e_rig import Rig, numbers
 
 LONG_GSM = (
     "Your appointment on Tuesday at 10:30 with Dr. Example is confirmed. Please bring your "

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from e2e_rig import Rig, eventually, numbers
-
 from gateway.modem_status import PortSpec, SupervisorState
 from gateway.store.models import MessageStatus
+from tests.e2e.e2e_rig import Rig, eventually, numbers
 
 S = SupervisorState
 

@@ -130,6 +130,7 @@ CREATE TABLE msg_replies (
     id         INTEGER PRIMARY KEY,
     dedupe     TEXT    NOT NULL UNIQUE,
     number     TEXT    NOT NULL,
+    modem_id   TEXT,                                  -- the SIM to answer through
     text       TEXT    NOT NULL,
     kind       TEXT    NOT NULL,
     category   TEXT    NOT NULL,

@@ -1,0 +1,80 @@
+"""Number look-ups for a whole batch: what `Submitter` needs to take a 100,000-row campaign in
+seconds rather than minutes.
+
+`NumberService.lookup` parses each number with libphonenumber (~0.1 ms) and then asks the store
+for learned reachability, one reader round trip per number (~0.4 ms on a small box). For a
+batch, `lookup_many` parses each distinct number once (cached: a campaign repeats countries
+and ranges) and reads reachability for the whole batch in one reader unit. The answers are
+exactly `NumberService.lookup`'s.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+from collections.abc import Sequence
+
+import phonenumbers
+
+from gateway.numbers import NumberLookup, NumberPolicy, lookup
+from gateway.store.models import LearnedReachability, Reachability
+
+from .db import Runner, chunks, from_ms, marks, to_ms, utcnow
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def quick_e164(number: str, region: str | None) -> str | None:
+    """The E.164 form of a number, cheaply, for de-duplicating and finding contacts. Whether
+    it can take SMS is the one door's decision (`Submitter.check`), not made twice."""
+    text = number.strip()
+    if _E164.match(text):
+        return text
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+@functools.lru_cache(maxsize=4096)
+def cached_lookup(number: str, policy: NumberPolicy) -> NumberLookup:
+    return lookup(number, policy)
+
+
+def _learned(conn: sqlite3.Connection, numbers: Sequence[str], now_ms: int
+             ) -> dict[str, LearnedReachability]:
+    found: dict[str, LearnedReachability] = {}
+    for part in chunks(list(dict.fromkeys(numbers))):
+        for number, state, reason, updated, expires in conn.execute(
+                "SELECT number, state, reason, updated_at, expires_at FROM reachability"
+                f" WHERE number IN ({marks(len(part))})", tuple(part)):
+            if expires is not None and expires <= now_ms:
+                continue
+            found[number] = LearnedReachability(number, Reachability(state), reason,
+                                                from_ms(updated),
+                                                None if expires is None else from_ms(expires))
+    return found
+
+
+async def lookup_many(numbers: Sequence[str], policy: NumberPolicy, runner: Runner | None
+                      ) -> list[NumberLookup]:
+    """`NumberService.lookup` for each number, with one store read for the whole batch."""
+    firsts = [cached_lookup(n, policy) for n in numbers]
+    if runner is None:
+        return firsts
+    wanted = [f.e164 for f in firsts if f.e164 is not None and not f.short_code]
+    if not wanted:
+        return firsts
+    now_ms = to_ms(utcnow())
+    learned = await runner.run_in_reader(lambda c: _learned(c, wanted, now_ms))
+    if not learned:
+        return firsts
+    return [f if f.e164 not in learned else lookup(n, policy, learned[f.e164])
+            for n, f in zip(numbers, firsts, strict=True)]
+
+
+__all__ = ["cached_lookup", "lookup_many", "quick_e164"]
