@@ -42,9 +42,9 @@ async def _run(directory: Path, count: int) -> None:
     store = await SqliteStore.open(directory / "smsgw.db", readers=2)
     scheduler = Scheduler(store, SchedulerConfig())
     policy = NumberPolicy()
-    config = MessagingConfig(templates={"promo": TemplateConfig(
-        text="Hi {first_name}, your offer is ready on {date:%d %b}.",
-        category=Category.MARKETING)})
+    config = MessagingConfig(templates=[TemplateConfig(
+        name="promo", text="Hi {first_name}, your offer is ready on {date:%d %b}.",
+        category=Category.MARKETING)])
     messaging = Messaging(store, config, numbers=policy, secret=b"b" * 32)
     submitter = make_submitter(scheduler, NumberService(policy, store), messaging)
     messaging.bind(submitter.submit)

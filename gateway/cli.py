@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli_doctor",
     "gateway.cli_backup",
     "gateway.cli_pdu",
+    "gateway.cli_campaign",
 )
 
 Handler = Callable[[argparse.Namespace], int]

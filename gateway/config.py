@@ -35,6 +35,7 @@ from pydantic_settings import (
 )
 
 from gateway.health.config import HealthConfig
+from gateway.messaging.config import MessagingConfig
 from gateway.store.options import StoreOptions, UncertainPolicy
 
 DEFAULT_CONFIG_FILE = Path("/etc/smsgw/smsgw.toml")
@@ -263,6 +264,7 @@ class Settings(BaseSettings):
     logging: LoggingConfig = LoggingConfig()
     api: ApiConfig = ApiConfig()
     webhooks: WebhooksConfig = WebhooksConfig()
+    messaging: MessagingConfig = MessagingConfig()
     health: HealthConfig = HealthConfig()
 
     @classmethod

@@ -31,6 +31,7 @@ from gateway.config import Settings
 from gateway.http.app import build_app
 from gateway.inbound import ReassemblyJanitor
 from gateway.logging import log_event
+from gateway.messaging import Messaging, secret_for_database
 from gateway.modem_status import PoolOptions, PortSpec
 from gateway.numbers import NumberService, policy_from_config
 from gateway.pool import DEFAULT_GLOB, ModemPool
@@ -191,6 +192,7 @@ class Gateway:
         numbers: NumberService,
         janitor: ReassemblyJanitor,
         sim: SimHandle | None,
+        messaging: Messaging | None = None,
     ) -> None:
         self.settings = settings
         self.options = options
@@ -203,7 +205,11 @@ class Gateway:
             numbers,
             max_segments=settings.api.max_segments,
             request_status_report=settings.scheduler.request_status_report,
+            policy=messaging.policy if messaging is not None else None,
         )
+        self.messaging = messaging
+        if messaging is not None:
+            messaging.bind(self.submit)  # its own texts come through the same door
         self.janitor = janitor
         self.sim = sim
         self.http_runner: web.AppRunner | None = None
@@ -235,6 +241,7 @@ class Gateway:
         scheduler: Scheduler | None = None
         pool: ModemPool | None = None
         janitor: ReassemblyJanitor | None = None
+        messaging: Messaging | None = None
         try:
             scheduler = Scheduler(
                 store,
@@ -264,15 +271,20 @@ class Gateway:
             )
             janitor = ReassemblyJanitor(store, settings.inbound.reassembly_timeout_s)
             numbers = NumberService(policy_from_config(settings.numbers), store)
+            messaging = Messaging(store, settings.messaging, numbers=numbers.policy,
+                                  secret=secret_for_database(settings.db_path))
             gateway = cls(
                 settings, options, store=store, scheduler=scheduler, pool=pool,
-                numbers=numbers, janitor=janitor, sim=sim,
+                numbers=numbers, janitor=janitor, sim=sim, messaging=messaging,
             )
             await pool.start()
             janitor.start()
+            messaging.start()
             if options.http:
                 await gateway._start_http()
         except BaseException:
+            if messaging is not None:
+                await messaging.close()
             if pool is not None:
                 await pool.close()
             if janitor is not None:
@@ -351,6 +363,8 @@ class Gateway:
                     "submits still in flight after %.0f s; they are filed as uncertain", grace
                 )
             await self.pool.close()
+            if self.messaging is not None:
+                await self.messaging.close()
             await self.janitor.close()
             await self.scheduler.close()
             await self.store.close()

@@ -213,6 +213,10 @@ class NumberService:
         self.policy = policy
         self._store = store
 
+    @property
+    def store(self) -> _ReachabilityReader | None:
+        return self._store
+
     async def lookup(self, number: str) -> NumberLookup:
         first = lookup(number, self.policy)
         if self._store is None or first.e164 is None or first.short_code:

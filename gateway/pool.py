@@ -80,6 +80,7 @@ class ModemPool:
             )
 
     def stop_claiming(self) -> None:
+        self._closing = True  # no new ports either
         for supervisor in self.supervisors.values():
             supervisor.stop_claiming()
 

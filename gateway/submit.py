@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.encoding import plan_text
+from gateway.messaging.lookups import lookup_many
 from gateway.numbers import NumberLookup, NumberService
 from gateway.scheduler import Scheduler
 from gateway.store.errors import IdempotencyConflictError, InvalidMessageError
@@ -47,12 +48,23 @@ class Refused:
     """A message not accepted; `code` is stable for clients, `reason` is for people."""
 
     code: str  # invalid_number | empty_text | too_long | idempotency_conflict | invalid
+    #            opted_out | no_consent | frequency_capped (the policy gate)
     reason: str
     lookup: NumberLookup | None = field(default=None)
     existing_id: str | None = None
 
 
 SubmitResult = Enqueued | Refused
+
+
+class PolicyGate(Protocol):
+    """Consent, opt-out, quiet hours and caps (`gateway.messaging.policy.PolicyGate`)."""
+
+    async def review(self, messages: Sequence[NewMessage], max_segments: int
+                     ) -> list[NewMessage | Refused]:
+        """One verdict per message, in order: the message to store (maybe rewritten: opt-out
+        instruction appended, `send_at` moved out of quiet hours) or why it is refused."""
+        ...
 
 
 class Submitter:
@@ -63,19 +75,24 @@ class Submitter:
         *,
         max_segments: int = 10,
         request_status_report: bool = True,
+        policy: PolicyGate | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.numbers = numbers
         self.max_segments = max_segments
         self.request_status_report = request_status_report
+        self.policy = policy
 
-    async def check(self, message: OutgoingMessage) -> NewMessage | Refused:
-        """Everything short of storing: the number, the text, the encoding plan."""
+    async def check(self, message: OutgoingMessage, lookup: NumberLookup | None = None
+                    ) -> NewMessage | Refused:
+        """Everything short of storing: the number, the text, the encoding plan. `lookup` is
+        the number's look-up when the caller made it already (a batch: `lookup_many`)."""
         if not message.text:
             return Refused("empty_text", "the message text is empty")
         if len(message.text) > MAX_TEXT_CHARS:
             return Refused("too_long", f"text longer than {MAX_TEXT_CHARS} characters")
-        lookup = await self.numbers.lookup(message.to)
+        if lookup is None:
+            lookup = await self.numbers.lookup(message.to)
         if not lookup.can_receive_sms or lookup.e164 is None:
             return Refused("invalid_number", lookup.reason, lookup=lookup)
         plan = plan_text(message.text)
@@ -109,12 +126,25 @@ class Submitter:
         """One result per message, in order; the accepted ones are durable when this returns."""
         results: list[SubmitResult | None] = [None] * len(messages)
         accepted: list[tuple[int, NewMessage]] = []
+        lookups: list[NumberLookup | None] = [None] * len(messages)
+        if len(messages) > 1:  # one store read for the batch's learned reachability
+            lookups = list(await lookup_many([m.to for m in messages], self.numbers.policy,
+                                             self.numbers.store))
         for i, message in enumerate(messages):
-            checked = await self.check(message)
+            checked = await self.check(message, lookups[i])
             if isinstance(checked, Refused):
                 results[i] = checked
             else:
                 accepted.append((i, checked))
+        if accepted and self.policy is not None:
+            verdicts = await self.policy.review([new for _, new in accepted], self.max_segments)
+            kept: list[tuple[int, NewMessage]] = []
+            for (i, _new), verdict in zip(accepted, verdicts, strict=True):
+                if isinstance(verdict, Refused):
+                    results[i] = verdict
+                else:
+                    kept.append((i, verdict))
+            accepted = kept
         if accepted:
             stored = await self.scheduler.submit([new for _, new in accepted])
             for (i, _new), outcome in zip(accepted, stored, strict=True):
@@ -132,4 +162,4 @@ def _result(outcome: Enqueued | Exception) -> SubmitResult:
     raise outcome
 
 
-__all__ = ["OutgoingMessage", "Refused", "SubmitResult", "Submitter"]
+__all__ = ["OutgoingMessage", "PolicyGate", "Refused", "SubmitResult", "Submitter"]

@@ -104,9 +104,8 @@ class PoolHooks(Protocol):
 
 
 class _End(enum.Enum):
-    """Why a session ended."""
+    """Why a session ended (a stop cancels it instead: see `stop`)."""
 
-    STOP = "stop"
     LOST = "lost"
     REOPEN = "reopen"
     QUARANTINE = "quarantine"
@@ -369,8 +368,6 @@ class ModemSupervisor:
                     continue
                 end = await self._serve(modem, health)
                 await self._end_session()
-                if end is _End.STOP:
-                    return
                 if end is _End.QUARANTINE:
                     reason = self.last_error or "repair failed"
                     await self._quarantine(reason)
@@ -425,7 +422,9 @@ class ModemSupervisor:
         self._inbound.request_drain()  # whatever arrived while we were away
         self._apply_health(health)
         next_poll = time.monotonic() + self._poll_interval()
-        while not self._stopping:
+        # a graceful stop only stops claiming: the session (and the submit in flight) goes on
+        # until `stop` cancels it
+        while True:
             if self._lost:
                 return _End.LOST
             if self._trouble is not None:
@@ -454,7 +453,6 @@ class ModemSupervisor:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._wakeup.wait()
-        return _End.STOP
 
     def _poll_interval(self) -> float:
         if self.state is SupervisorState.READY:

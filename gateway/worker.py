@@ -60,7 +60,8 @@ class Worker:
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
-        self._burst = False
+        self._burst = False  # AT+CMMS=2 is on
+        self._streak = 0  # jobs in a row without the queue running dry
         self._writes: set[asyncio.Task[None]] = set()
         self._prefetch: asyncio.Task[Job | None] | None = None
         self._fast = False  # the last submit took less than FAST_SUBMIT
@@ -114,8 +115,10 @@ class Worker:
                 except StoreClosedError:
                     return
                 if job is None:
+                    self._streak = 0
                     await self._burst_mode(False)
                     continue
+                self._streak += 1
                 self._idle.clear()
                 try:
                     if self.stopping or not host.claimable.is_set():
@@ -179,7 +182,8 @@ class Worker:
         except ValueError as exc:
             await self._failed(job, SendFailure(ErrorClass.BUG, str(exc), code="ENCODE"))
             return
-        if not self._burst and (len(pdus) > 1):
+        if not self._burst and (len(pdus) > 1 or self._streak > 1):
+            # a long message or a queue with more behind this one: keep the link up
             self._burst = True
             with contextlib.suppress(ModemError):
                 await self.modem.set_burst(True)

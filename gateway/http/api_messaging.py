@@ -10,7 +10,7 @@ triggered events, one-time codes and reports; plus the reports/inbox page of the
 | `GET /api/v1/contacts/{number}/consent` | read | the consent history (time, source) |
 | `POST /api/v1/contacts/import`, `GET /api/v1/contacts/export` | admin | CSV |
 | `GET /api/v1/templates`, `GET/PUT/DELETE /api/v1/templates/{name}` | read/admin | templates |
-| `POST /api/v1/templates[/{name}]/preview` | read | text, encoding, segments, cost |
+| `POST /api/v1/templates/{name}/preview`, `POST /api/v1/preview` | read | text, segments, cost |
 | `POST /api/v1/templates/{name}/send` | send | one message from a template |
 | `POST /api/v1/campaigns` (JSON, or `text/csv` + `?template=`) | send | per-row report |
 | `GET /api/v1/campaigns`, `GET /api/v1/campaigns/{id}` | read | progress |
@@ -32,7 +32,9 @@ Refusals are problems: `opted-out` (Twilio 21610), `no-consent`, `frequency-capp
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,9 +71,12 @@ from .api_messages import json_response
 from .app import RUNTIME
 from .auth import current_key, route
 from .body import parse_json, read_body, require_json
+from .context import API
+from .idempotency import key_of, request_hash
 from .problems import PROBLEMS, ProblemError, ProblemType, from_validation
 
 PREFIX = "/api/v1"
+NUMBER = r"{number:\+?[0-9][0-9 ().\-/]{0,39}}"  # never "import" or "export"
 MESSAGING: web.AppKey[Messaging] = web.AppKey("smsgw_messaging", Messaging)
 MAX_JSON = 64 * 1024
 MAX_UPLOAD = 32 * 1024 * 1024
@@ -121,9 +126,46 @@ def messaging_of(request: web.Request) -> Messaging:
     return request.app[MESSAGING]
 
 
+RAW: web.RequestKey[bytes] = web.RequestKey("smsgw_messaging_raw", bytes)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def _raw(request: web.Request, limit: int) -> bytes:
+    if RAW in request:
+        return request[RAW]
+    raw = await read_body(request, limit)
+    request[RAW] = raw
+    return raw
+
+
 async def _body(request: web.Request, model: type[Any], limit: int = MAX_JSON) -> Any:
     require_json(request)
-    return parse_json(model, await read_body(request, limit))
+    return parse_json(model, await _raw(request, limit))
+
+
+def idempotent(handler: Handler) -> Handler:
+    """`Idempotency-Key` as on `/api/v1/messages`: the same key and body get the original
+    answer (for 24 hours), the same key with another body is a 422."""
+
+    @functools.wraps(handler)
+    async def run(request: web.Request) -> web.StreamResponse:
+        idem = key_of(request)
+        if idem is None:
+            return await handler(request)
+        ctx = request.app[API]
+        caller = current_key(request).name
+        route = f"{request.method} {request.path}"
+        digest = request_hash(route, await _raw(request, MAX_UPLOAD))
+        replay = await ctx.idempotency.replay(caller, route, idem, digest)
+        if replay is not None:
+            return replay
+        response = await handler(request)
+        if isinstance(response, web.Response) and response.status < 500 \
+                and isinstance(response.body, bytes):
+            await ctx.idempotency.remember(caller, route, idem, digest, response)
+        return response
+
+    return run
 
 
 def _query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -208,6 +250,7 @@ async def get_contact(request: web.Request) -> web.Response:
 
 
 @route(Scope.SEND)
+@idempotent
 async def put_contact(request: web.Request) -> web.Response:
     m = messaging_of(request)
     number = _number(m, request)
@@ -242,9 +285,10 @@ async def contact_history(request: web.Request) -> web.Response:
 
 
 @route(Scope.ADMIN)
+@idempotent
 async def import_contacts(request: web.Request) -> web.Response:
     m = messaging_of(request)
-    raw = await read_body(request, MAX_UPLOAD)
+    raw = await _raw(request, MAX_UPLOAD)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -285,6 +329,7 @@ async def get_template(request: web.Request) -> web.Response:
 
 
 @route(Scope.ADMIN)
+@idempotent
 async def put_template(request: web.Request) -> web.Response:
     body: TemplateIn = await _body(request, TemplateIn)
     try:
@@ -303,6 +348,7 @@ async def delete_template(request: web.Request) -> web.Response:
 
 
 @route(Scope.READ)
+@idempotent
 async def preview_template(request: web.Request) -> web.Response:
     m = messaging_of(request)
     body: PreviewIn = await _body(request, PreviewIn)
@@ -339,6 +385,7 @@ async def preview_template(request: web.Request) -> web.Response:
 
 
 @route(Scope.SEND)
+@idempotent
 async def send_template(request: web.Request) -> web.Response:
     m = messaging_of(request)
     body: TemplateSendIn = await _body(request, TemplateSendIn)
@@ -362,10 +409,11 @@ def _problems_json(problems: list[Any]) -> list[dict[str, Any]]:
 
 
 @route(Scope.SEND)
+@idempotent
 async def create_campaign(request: web.Request) -> web.Response:
     m = messaging_of(request)
     key = current_key(request)
-    raw = await read_body(request, MAX_UPLOAD)
+    raw = await _raw(request, MAX_UPLOAD)
     try:
         if request.content_type in ("text/csv", "application/csv"):
             q = request.query
@@ -437,7 +485,8 @@ async def campaign_problems(request: web.Request) -> web.Response:
 @route(Scope.SEND)
 async def campaign_action(request: web.Request) -> web.Response:
     campaigns = messaging_of(request).campaigns
-    campaign_id, action = request.match_info["id"], request.match_info["action"]
+    campaign_id = request.match_info["id"]
+    action = request.path.rsplit("/", 1)[-1]
     try:
         if action == "pause":
             result = await campaigns.pause(campaign_id)
@@ -484,7 +533,7 @@ async def get_conversation(request: web.Request) -> web.Response:
 
 async def conversation_action(request: web.Request, m: Messaging, key_name: str
                               ) -> dict[str, Any]:
-    thread_id, action = request.match_info["id"], request.match_info["action"]
+    thread_id, action = request.match_info["id"], request.path.rsplit("/", 1)[-1]
     if action == "reply":
         body: ReplyIn = await _body(request, ReplyIn)
         try:
@@ -541,6 +590,7 @@ async def list_rules(request: web.Request) -> web.Response:
 
 
 @route(Scope.ADMIN)
+@idempotent
 async def create_rule(request: web.Request) -> web.Response:
     body: RuleIn = await _body(request, RuleIn)
     spec = _rule_spec(body)
@@ -559,6 +609,7 @@ async def get_rule(request: web.Request) -> web.Response:
 
 
 @route(Scope.ADMIN)
+@idempotent
 async def put_rule(request: web.Request) -> web.Response:
     body: RuleIn = await _body(request, RuleIn)
     spec = _rule_spec(body)
@@ -581,6 +632,7 @@ async def delete_rule(request: web.Request) -> web.Response:
 
 
 @route(Scope.SEND)
+@idempotent
 async def post_event(request: web.Request) -> web.Response:
     m = messaging_of(request)
     body: EventIn = await _body(request, EventIn)
@@ -622,6 +674,7 @@ async def list_bindings(request: web.Request) -> web.Response:
 
 
 @route(Scope.ADMIN)
+@idempotent
 async def put_binding(request: web.Request) -> web.Response:
     m = messaging_of(request)
     event_type = request.match_info["type"]
@@ -652,6 +705,7 @@ async def delete_binding(request: web.Request) -> web.Response:
 
 
 @route(Scope.SEND)
+@idempotent
 async def post_otp(request: web.Request) -> web.Response:
     m = messaging_of(request)
     body: OtpIn = await _body(request, OtpIn)
@@ -668,6 +722,7 @@ async def post_otp(request: web.Request) -> web.Response:
 
 
 @route(Scope.SEND)
+@idempotent
 async def verify_otp(request: web.Request) -> web.Response:
     m = messaging_of(request)
     body: OtpVerifyIn = await _body(request, OtpVerifyIn)
@@ -784,12 +839,12 @@ def add_routes(app: web.Application, messaging: Messaging | None = None) -> None
     r.add_get(f"{p}/contacts", list_contacts, allow_head=False)
     r.add_post(f"{p}/contacts/import", import_contacts)
     r.add_get(f"{p}/contacts/export", export_contacts, allow_head=False)
-    r.add_get(f"{p}/contacts/{{number}}", get_contact, allow_head=False)
-    r.add_put(f"{p}/contacts/{{number}}", put_contact)
-    r.add_delete(f"{p}/contacts/{{number}}", delete_contact)
-    r.add_get(f"{p}/contacts/{{number}}/consent", contact_history, allow_head=False)
+    r.add_get(f"{p}/contacts/{NUMBER}", get_contact, allow_head=False)
+    r.add_put(f"{p}/contacts/{NUMBER}", put_contact)
+    r.add_delete(f"{p}/contacts/{NUMBER}", delete_contact)
+    r.add_get(f"{p}/contacts/{NUMBER}/consent", contact_history, allow_head=False)
     r.add_get(f"{p}/templates", list_templates, allow_head=False)
-    r.add_post(f"{p}/templates/preview", preview_template)
+    r.add_post(f"{p}/preview", preview_template)
     r.add_get(f"{p}/templates/{{name}}", get_template, allow_head=False)
     r.add_put(f"{p}/templates/{{name}}", put_template)
     r.add_delete(f"{p}/templates/{{name}}", delete_template)
@@ -799,10 +854,12 @@ def add_routes(app: web.Application, messaging: Messaging | None = None) -> None
     r.add_get(f"{p}/campaigns", list_campaigns, allow_head=False)
     r.add_get(f"{p}/campaigns/{{id}}", get_campaign, allow_head=False)
     r.add_get(f"{p}/campaigns/{{id}}/problems", campaign_problems, allow_head=False)
-    r.add_post(f"{p}/campaigns/{{id}}/{{action}}", campaign_action)
+    for action in ("pause", "resume", "cancel"):
+        r.add_post(f"{p}/campaigns/{{id}}/{action}", campaign_action)
     r.add_get(f"{p}/conversations", list_conversations, allow_head=False)
     r.add_get(f"{p}/conversations/{{id}}", get_conversation, allow_head=False)
-    r.add_post(f"{p}/conversations/{{id}}/{{action}}", post_conversation)
+    for action in ("reply", "assign", "close", "reopen"):
+        r.add_post(f"{p}/conversations/{{id}}/{action}", post_conversation)
     r.add_get(f"{p}/rules", list_rules, allow_head=False)
     r.add_post(f"{p}/rules", create_rule)
     r.add_get(f"{p}/rules/{{id}}", get_rule, allow_head=False)
@@ -822,7 +879,8 @@ def add_routes(app: web.Application, messaging: Messaging | None = None) -> None
     r.add_get("/ui/api/messaging/campaigns", ui_campaigns, allow_head=False)
     r.add_get("/ui/api/messaging/conversations", ui_conversations, allow_head=False)
     r.add_get("/ui/api/messaging/conversations/{id}", ui_conversation, allow_head=False)
-    r.add_post("/ui/api/messaging/conversations/{id}/{action}", ui_conversation_action)
+    for action in ("reply", "assign", "close", "reopen"):
+        r.add_post(f"/ui/api/messaging/conversations/{{id}}/{action}", ui_conversation_action)
 
 
 __all__ = ["MESSAGING", "add_routes", "refusal_problem"]
@@ -840,65 +898,112 @@ def _operations() -> tuple[Any, ...]:
     number = (("number", "Phone number (E.164)"),)
     name = (("name", "Template name"),)
     ident = (("id", "Id"),)
-    obj = (200, "object")
-    return (
-        Operation("get", f"{PREFIX}/contacts", "listContacts", "Contacts", Scope.READ, tag,
-                  ok=obj),
-        Operation("get", f"{PREFIX}/contacts/{{number}}", "getContact", "A contact and its "
-                  "consent", Scope.READ, tag, path_params=number, ok=obj),
-        Operation("put", f"{PREFIX}/contacts/{{number}}", "putContact", "Set fields, consent, "
-                  "opt-out", Scope.SEND, tag, body=ms.ContactIn, path_params=number, ok=obj),
-        Operation("delete", f"{PREFIX}/contacts/{{number}}", "forgetContact", "Forget a "
-                  "contact's profile (consent records stay)", Scope.ADMIN, tag,
-                  path_params=number, ok=(204, None)),
-        Operation("get", f"{PREFIX}/contacts/{{number}}/consent", "consentHistory",
-                  "Consent history: time and source of every change", Scope.READ, tag,
+    etype = (("type", "Event type"),)
+    obj, created, accepted, gone = (200, "object"), (201, "object"), (202, "object"), (204, None)
+    conflict = (400, 401, 403, 404, 409, 413, 415, 422, 429)
+    read, send, admin = Scope.READ, Scope.SEND, Scope.ADMIN
+    ops: list[Any] = [
+        Operation("get", f"{PREFIX}/contacts", "listContacts", "Contacts", read, tag, ok=obj),
+        Operation("post", f"{PREFIX}/contacts/import", "importContacts",
+                  "CSV import (text/csv: number, marketing, transactional, opted_out, language,"
+                  " time_zone, fields...)", admin, tag, ok=obj),
+        Operation("get", f"{PREFIX}/contacts/{{number}}", "getContact",
+                  "A contact and its consent", read, tag, path_params=number, ok=obj),
+        Operation("put", f"{PREFIX}/contacts/{{number}}", "putContact",
+                  "Set fields, consent per category, opt-out", send, tag, body=ms.ContactIn,
                   path_params=number, ok=obj),
-        Operation("post", f"{PREFIX}/contacts/import", "importContacts", "CSV import (text/csv)",
-                  Scope.ADMIN, tag, ok=obj),
-        Operation("get", f"{PREFIX}/contacts/export", "exportContacts", "CSV export",
-                  Scope.ADMIN, tag, ok=(200, "text/plain")),
-        Operation("get", f"{PREFIX}/templates", "listTemplates", "Templates", Scope.READ, tag,
-                  ok=obj),
-        Operation("put", f"{PREFIX}/templates/{{name}}", "putTemplate", "Create or replace a "
-                  "template", Scope.ADMIN, tag, body=ms.TemplateIn, path_params=name, ok=obj),
+        Operation("delete", f"{PREFIX}/contacts/{{number}}", "forgetContact",
+                  "Forget a contact's profile (the consent record stays)", admin, tag,
+                  path_params=number, ok=gone),
+        Operation("get", f"{PREFIX}/contacts/{{number}}/consent", "consentHistory",
+                  "Every consent change with its time and source", read, tag,
+                  path_params=number, ok=obj),
+        Operation("get", f"{PREFIX}/templates", "listTemplates", "Templates", read, tag, ok=obj),
+        Operation("post", f"{PREFIX}/preview", "previewText",
+                  "Preview a text: rendered, encoding, segments, cost", read, tag,
+                  body=ms.PreviewIn, ok=obj),
+        Operation("get", f"{PREFIX}/templates/{{name}}", "getTemplate", "A template", read, tag,
+                  path_params=name, ok=obj),
+        Operation("put", f"{PREFIX}/templates/{{name}}", "putTemplate",
+                  "Create or replace a template", admin, tag, body=ms.TemplateIn,
+                  path_params=name, ok=obj, errors=conflict),
+        Operation("delete", f"{PREFIX}/templates/{{name}}", "deleteTemplate",
+                  "Delete a template", admin, tag, path_params=name, ok=gone),
         Operation("post", f"{PREFIX}/templates/{{name}}/preview", "previewTemplate",
-                  "Rendered text, encoding, segments, cost", Scope.READ, tag,
-                  body=ms.PreviewIn, path_params=name, ok=obj),
-        Operation("post", f"{PREFIX}/templates/{{name}}/send", "sendTemplate", "Send one "
-                  "message from a template", Scope.SEND, tag, body=ms.TemplateSendIn,
-                  path_params=name, ok=(202, "object")),
-        Operation("post", f"{PREFIX}/campaigns", "createCampaign", "Create a campaign (JSON, or "
-                  "text/csv with ?template=): per-row report", Scope.SEND, tag,
-                  body=ms.CampaignIn, ok=(201, "object")),
+                  "Rendered text, encoding, segments and cost", read, tag, body=ms.PreviewIn,
+                  path_params=name, ok=obj),
+        Operation("post", f"{PREFIX}/templates/{{name}}/send", "sendTemplate",
+                  "Send one message from a template", send, tag, body=ms.TemplateSendIn,
+                  path_params=name, ok=accepted),
+        Operation("post", f"{PREFIX}/campaigns", "createCampaign",
+                  "Create a campaign (JSON, or text/csv with ?template=&name=): per-row report",
+                  send, tag, body=ms.CampaignIn, ok=created),
+        Operation("get", f"{PREFIX}/campaigns", "listCampaigns", "Recent campaigns", read, tag,
+                  ok=obj),
         Operation("get", f"{PREFIX}/campaigns/{{id}}", "getCampaign", "Campaign progress",
-                  Scope.READ, tag, path_params=ident, ok=obj),
-        Operation("post", f"{PREFIX}/campaigns/{{id}}/{{action}}", "campaignAction",
-                  "Pause, resume or cancel", Scope.SEND, tag,
-                  path_params=(*ident, ("action", "pause, resume or cancel")), ok=obj),
-        Operation("get", f"{PREFIX}/conversations", "listConversations", "Agent inbox",
-                  Scope.READ, tag, ok=obj),
-        Operation("post", f"{PREFIX}/conversations/{{id}}/{{action}}", "conversationAction",
-                  "Reply, assign, close, reopen", Scope.SEND, tag, body=ms.ReplyIn,
-                  path_params=(*ident, ("action", "reply, assign, close or reopen")), ok=obj),
-        Operation("post", f"{PREFIX}/rules", "createRule", "Add a keyword rule", Scope.ADMIN,
-                  tag, body=ms.RuleIn, ok=(201, "object")),
-        Operation("post", f"{PREFIX}/events", "triggerEvent", "Fire the template bound to an "
-                  "event type", Scope.SEND, tag, body=ms.EventIn, ok=(202, "object")),
-        Operation("get", f"{PREFIX}/messaging/events", "listMessagingEvents", "Events raised "
-                  "(callback requests, survey answers, opt-outs, handoffs)", Scope.READ, tag,
+                  read, tag, path_params=ident, ok=obj),
+        Operation("get", f"{PREFIX}/campaigns/{{id}}/problems", "campaignProblems",
+                  "The refused rows (?format=csv for CSV)", read, tag, path_params=ident,
                   ok=obj),
-        Operation("put", f"{PREFIX}/event-bindings/{{type}}", "bindEvent", "Bind an event type "
-                  "to a template", Scope.ADMIN, tag, body=ms.BindingIn,
-                  path_params=(("type", "Event type"),), ok=obj),
-        Operation("post", f"{PREFIX}/otp", "sendOtp", "Send a one-time code", Scope.SEND, tag,
-                  body=ms.OtpIn, ok=(202, "object")),
-        Operation("post", f"{PREFIX}/otp/verify", "verifyOtp", "Check a one-time code",
-                  Scope.SEND, tag, body=ms.OtpVerifyIn, ok=obj),
-        Operation("get", f"{PREFIX}/reports/delivery", "deliveryReport", "Delivery statistics "
-                  "(?by=day|sim|campaign|template|category&format=csv)", Scope.READ, tag,
-                  ok=obj),
-    )
+        Operation("get", f"{PREFIX}/conversations", "listConversations",
+                  "Agent inbox: open conversations, flagged first", read, tag, ok=obj),
+        Operation("get", f"{PREFIX}/conversations/{{id}}", "getConversation",
+                  "A conversation with its messages", read, tag, path_params=ident, ok=obj),
+        Operation("post", f"{PREFIX}/conversations/{{id}}/reply", "replyConversation",
+                  "Reply through the SIM the customer wrote to", send, tag, body=ms.ReplyIn,
+                  path_params=ident, ok=accepted),
+        Operation("post", f"{PREFIX}/conversations/{{id}}/assign", "assignConversation",
+                  "Assign to an agent (null: unassign)", send, tag, body=ms.AssignIn,
+                  path_params=ident, ok=obj),
+        Operation("get", f"{PREFIX}/rules", "listRules", "Keyword rules", read, tag, ok=obj),
+        Operation("post", f"{PREFIX}/rules", "createRule", "Add a keyword rule", admin, tag,
+                  body=ms.RuleIn, ok=created),
+        Operation("get", f"{PREFIX}/rules/{{id}}", "getRule", "A rule", read, tag,
+                  path_params=ident, ok=obj),
+        Operation("put", f"{PREFIX}/rules/{{id}}", "putRule", "Replace a rule", admin, tag,
+                  body=ms.RuleIn, path_params=ident, ok=obj),
+        Operation("delete", f"{PREFIX}/rules/{{id}}", "deleteRule", "Delete a rule", admin,
+                  tag, path_params=ident, ok=gone),
+        # GET /api/v1/events is the status page's feed (gateway/http/status_page.py); it is
+        # listed here because it shares its path with POST, and `Allow` must show both.
+        Operation("get", f"{PREFIX}/events", "gatewayEvents",
+                  "Recent gateway events (?after=SEQ), as `smsgw tail` follows them", read,
+                  "operations", ok=obj),
+        Operation("post", f"{PREFIX}/events", "triggerEvent",
+                  "Fire the template bound to an event type", send, tag, body=ms.EventIn,
+                  ok=accepted),
+        Operation("get", f"{PREFIX}/messaging/events", "listMessagingEvents",
+                  "Events raised: callback requests, survey answers, opt-outs, handoffs",
+                  read, tag, ok=obj),
+        Operation("get", f"{PREFIX}/event-bindings", "listEventBindings",
+                  "Event types and their templates", read, tag, ok=obj),
+        Operation("put", f"{PREFIX}/event-bindings/{{type}}", "bindEvent",
+                  "Bind an event type to a template", admin, tag, body=ms.BindingIn,
+                  path_params=etype, ok=obj, errors=conflict),
+        Operation("delete", f"{PREFIX}/event-bindings/{{type}}", "unbindEvent",
+                  "Remove a binding", admin, tag, path_params=etype, ok=gone),
+        Operation("post", f"{PREFIX}/otp", "sendOtp",
+                  "Send a one-time code (only its HMAC is kept)", send, tag, body=ms.OtpIn,
+                  ok=accepted),
+        Operation("post", f"{PREFIX}/otp/verify", "verifyOtp",
+                  "Check a one-time code: valid and attempts left", send, tag,
+                  body=ms.OtpVerifyIn, ok=obj),
+        Operation("get", f"{PREFIX}/reports/delivery", "deliveryReport",
+                  "Delivery statistics (?by=day|sim|campaign|template|category&since=&until="
+                  "&format=csv)", read, tag, ok=obj),
+    ]
+    for action, summary in (("pause", "Pause: unsent messages are held"),
+                            ("resume", "Resume at the campaign's pace from now"),
+                            ("cancel", "Cancel what is not sent")):
+        ops.append(Operation("post", f"{PREFIX}/campaigns/{{id}}/{action}",
+                             f"{action}Campaign", summary, send, tag, path_params=ident,
+                             ok=obj, errors=(400, 401, 403, 404, 409, 429)))
+    for action in ("close", "reopen"):
+        ops.append(Operation("post", f"{PREFIX}/conversations/{{id}}/{action}",
+                             f"{action}Conversation", f"{action.capitalize()} a conversation",
+                             send, tag, path_params=ident, ok=obj,
+                             errors=(400, 401, 403, 404, 429)))
+    return tuple(ops)
 
 
 def openapi_operations() -> tuple[Any, ...]:

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
 from gateway.keys import Scope
+from gateway.messaging import schemas as messaging_schemas
 
+from . import api_messaging
 from . import schemas as s
 from .problems import CONTENT_TYPE as PROBLEM
 from .problems import PROBLEMS
@@ -157,15 +159,20 @@ OPERATIONS: tuple[Operation, ...] = (
               ok=(200, TwilioMessage), errors=(400, 401, 403, 404, 413, 429)),
 )
 
+# The messaging routes (gateway/http/api_messaging.py) describe themselves.
+OPERATIONS = (*OPERATIONS, *api_messaging.openapi_operations())
+
 _MODELS: tuple[type[BaseModel], ...] = (
+    *messaging_schemas.MODELS,
     s.MessageIn, s.BatchRequest, s.AcceptedOut, s.BatchOut, s.MessageOut, s.MessageDetailOut,
     s.MessagePageOut, s.InboundOut, s.InboundPageOut, s.ModemOut, s.ModemListOut,
     s.ModemActionOut, s.NumberOut, s.WebhookIn, s.WebhookOut, s.WebhookCreatedOut,
     s.WebhookListOut, s.DeliveryListOut, s.ProblemOut, s.ReadyOut, TwilioMessageForm,
     TwilioMessage, TwilioError, TwilioStatusForm, s.MessageListQuery, s.InboundListQuery,
 )
-_INPUTS = frozenset({s.MessageIn, s.BatchRequest, s.WebhookIn, TwilioMessageForm,
-                     TwilioStatusForm, s.MessageListQuery, s.InboundListQuery})
+_INPUTS = frozenset({*messaging_schemas.MODELS, s.MessageIn, s.BatchRequest, s.WebhookIn,
+                     TwilioMessageForm, TwilioStatusForm, s.MessageListQuery,
+                     s.InboundListQuery})
 
 
 def _ref(model: type[BaseModel], names: dict[tuple[type[BaseModel], str], dict[str, Any]],
@@ -301,7 +308,7 @@ def build() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}, {"basicAuth": []}],
         "tags": [{"name": t} for t in ("messages", "inbound", "modems", "numbers", "webhooks",
-                                       "operations", "compat")],
+                                       "messaging", "operations", "compat")],
         "paths": paths,
         "components": {
             "schemas": components,

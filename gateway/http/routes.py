@@ -19,7 +19,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.store.sqlite_api import ApiStore
 from gateway.webhooks.dispatcher import WebhookDispatcher, WebhookOptions
 
-from . import api_messages, api_modems, api_webhooks, docs, kannel, ops, twilio
+from . import api_messages, api_messaging, api_modems, api_webhooks, docs, kannel, ops, twilio
 from .app import RUNTIME
 from .auth import Access, Authenticator, RateLimiter, auth_middleware, route_info
 from .context import API, ApiContext, Limits
@@ -73,6 +73,7 @@ def register_routes(app: web.Application) -> None:
     app.middlewares.append(auth_middleware(ctx.access))
     for module in (api_messages, api_modems, api_webhooks, ops, docs, twilio, kannel):
         module.add_routes(app)
+    api_messaging.add_routes(app)  # runtime.messaging: consent, campaigns, OTP, reports...
     app.cleanup_ctx.append(_webhooks)
     app.on_startup.append(_warn_plain_http)
 

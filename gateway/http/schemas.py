@@ -312,12 +312,14 @@ class ModemActionOut(_Out):
 
 # --- webhooks ----------------------------------------------------------------------------------
 
-EventType = Literal["message.status", "message.inbound", "modem.health"]
+EventType = Literal["message.status", "message.inbound", "modem.health",
+                    "contact.opted_out", "contact.opted_in", "conversation.handoff",
+                    "survey.answered", "messaging.*"]
 
 
 class WebhookIn(_In):
     url: str = Field(min_length=1, max_length=MAX_URL)
-    events: list[EventType] = Field(min_length=1, max_length=3)
+    events: list[EventType] = Field(min_length=1, max_length=8)
     format: Literal["standard", "twilio"] = Field(
         default="standard",
         description="standard: JSON signed per Standard Webhooks; twilio: form POST signed "

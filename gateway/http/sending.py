@@ -25,10 +25,13 @@ _SLUGS = {
     "too_long": "too-long",
     "idempotency_conflict": "idempotency-conflict",
     "opted_out": "opted-out",
+    "no_consent": "no-consent",
+    "frequency_capped": "frequency-capped",
     "invalid": "validation-error",
 }
 _FIELDS = {"invalid-number": "to", "empty-text": "text", "too-long": "text",
-           "opted-out": "to", "idempotency-conflict": "Idempotency-Key"}
+           "opted-out": "to", "no-consent": "to", "frequency-capped": "to",
+           "idempotency-conflict": "Idempotency-Key"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ _CODES = {
     "empty-text": 21602,
     "too-long": 21617,
     "opted-out": 21610,
+    "no-consent": 21610,
     "target-refused": 21609,
     "idempotency-conflict": 20001,
     "validation-error": 20001,

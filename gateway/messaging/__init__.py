@@ -6,9 +6,29 @@ Everything here is enforced inside the gateway for every SIM and every API: the 
 (`gateway.submit.Submitter`), and the inbound processor (`processor.InboundProcessor`) handles
 STOP/START/HELP, rules and conversation threading for every received message. `Messaging`
 (`service.py`) builds and holds the parts.
+
+Importing this package is cheap and imports nothing of the gateway (`gateway.config` imports
+`gateway.messaging.config`); `Messaging` and friends load on first use.
 """
 
-from .config import MessagingConfig
-from .service import Messaging, MessagingError, secret_for_database
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import MessagingConfig
+    from .service import Messaging, MessagingError, secret_for_database
+
+_LAZY = {"MessagingConfig": ".config", "Messaging": ".service", "MessagingError": ".service",
+         "secret_for_database": ".service"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
 
 __all__ = ["Messaging", "MessagingConfig", "MessagingError", "secret_for_database"]

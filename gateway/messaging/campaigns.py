@@ -73,10 +73,14 @@ class Window:
     def parse(cls, text: str) -> Window:
         try:
             first, second = (part.strip() for part in text.split("-"))
-            return cls(time.fromisoformat(first), time.fromisoformat(second))
+            window = cls(time.fromisoformat(first), time.fromisoformat(second))
         except ValueError:
             raise CampaignError("invalid", f"window {text!r}: expected HH:MM-HH:MM",
                                 "window") from None
+        if window.start == window.end:
+            raise CampaignError("invalid", "window: the start and the end are the same",
+                                "window")
+        return window
 
     def __str__(self) -> str:
         return f"{self.start:%H:%M}-{self.end:%H:%M}"
@@ -210,8 +214,8 @@ class Campaigns:
             raise CampaignError("invalid", "no recipients", "recipients")
         if len(recipients) > MAX_RECIPIENTS:
             raise CampaignError("invalid", f"at most {MAX_RECIPIENTS} recipients", "recipients")
-        if rate is not None and rate <= 0:
-            raise CampaignError("invalid", "rate is messages per second, more than 0", "rate")
+        if rate is not None and not 0.001 <= rate <= 1000:
+            raise CampaignError("invalid", "rate is messages per second, 0.001 to 1000", "rate")
         now = self._clock()
         campaign_id = new_id("cmp_")
         category = category or template.category

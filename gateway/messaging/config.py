@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import zoneinfo
 from datetime import time
-from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -27,37 +26,34 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class KeywordSet(_Section):
-    """Whole-message keywords of one language (matched case and punctuation insensitive)."""
-
-    stop: list[str] = Field(default_factory=list)
-    start: list[str] = Field(default_factory=list)
-    help: list[str] = Field(default_factory=list)
+ENGLISH_STOP = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPT OUT")
+ENGLISH_START = ("START", "YES", "UNSTOP")
+ENGLISH_HELP = ("HELP", "INFO")
 
 
-class Texts(_Section):
-    """Texts of one language. `{brand}` is replaced by `[messaging] brand`."""
+class Language(_Section):
+    """Keywords (whole message, case and punctuation insensitive) and texts of one language.
+    `{brand}` in a text is replaced by `[messaging] brand`."""
 
+    code: str = Field(default="en", min_length=2, max_length=16)
+    stop: list[str] = Field(default_factory=lambda: list(ENGLISH_STOP))
+    start: list[str] = Field(default_factory=lambda: list(ENGLISH_START))
+    help: list[str] = Field(default_factory=lambda: list(ENGLISH_HELP))
     stop_confirmation: str = (
         "{brand}: you are unsubscribed and will get no more messages. Reply START to resubscribe."
     )
     start_confirmation: str = (
         "{brand}: you are subscribed again. Reply HELP for help, STOP to unsubscribe."
     )
-    help: str = "{brand} customer service. Reply STOP to unsubscribe, START to resubscribe."
+    help_text: str = "{brand} customer service. Reply STOP to unsubscribe, START to resubscribe."
     opt_out_instruction: str = "Reply STOP to opt out"
 
 
-ENGLISH = KeywordSet(
-    stop=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPT OUT"],
-    start=["START", "YES", "UNSTOP"],
-    help=["HELP", "INFO"],
-)
-
-
 class QuietHours(_Section):
-    """No sends from `start` until `end` in the recipient's local time (may span midnight)."""
+    """No `category` messages from `start` until `end` in the recipient's local time (the span
+    may cross midnight)."""
 
+    category: Category = Category.MARKETING
     start: str = "21:00"
     end: str = "08:00"
 
@@ -78,6 +74,7 @@ class QuietHours(_Section):
 
 
 class FrequencyCap(_Section):
+    category: Category = Category.MARKETING
     max: int = Field(ge=1, description="messages per recipient in the window")
     days: float = Field(default=30, gt=0)
 
@@ -143,12 +140,14 @@ class RuleConfig(_Section):
 
 
 class EventBinding(_Section):
+    type: str = Field(description="event type, dotted lower case: order.shipped")
     template: str
     category: Category = Category.TRANSACTIONAL
     lane: Lane = Lane.HIGH
 
 
 class TemplateConfig(_Section):
+    name: str
     text: str = Field(min_length=1, max_length=1600)
     category: Category = Category.TRANSACTIONAL
     description: str | None = None
@@ -159,18 +158,14 @@ class MessagingConfig(_Section):
     brand: str = Field(default="smsgw", max_length=40,
                        description="who is writing: {brand} in every standard text")
     default_language: str = "en"
-    keywords: dict[str, KeywordSet] = Field(default_factory=lambda: {"en": ENGLISH})
-    texts: dict[str, Texts] = Field(default_factory=lambda: {"en": Texts()})
+    languages: list[Language] = Field(default_factory=lambda: [Language()])
     confirm_opt_out: bool = True
     default_category: Category = Category.TRANSACTIONAL
-    quiet_hours: dict[Category, QuietHours] = Field(
-        default_factory=lambda: {Category.MARKETING: QuietHours()}
-    )
+    quiet_hours: list[QuietHours] = Field(default_factory=lambda: [QuietHours()])
     default_time_zone: str = Field(default="UTC",
                                    description="when neither the contact nor the number tells")
-    frequency_caps: dict[Category, FrequencyCap] = Field(
-        default_factory=lambda: {Category.MARKETING: FrequencyCap(max=4, days=30)}
-    )
+    frequency_caps: list[FrequencyCap] = Field(
+        default_factory=lambda: [FrequencyCap(max=4, days=30)])
     price_per_segment: float = Field(default=0.0, ge=0)
     currency: str = Field(default="EUR", max_length=8)
     reply_window_hours: float = Field(default=72, gt=0,
@@ -178,8 +173,8 @@ class MessagingConfig(_Section):
     handoff_keywords: list[str] = Field(default_factory=lambda: ["AGENT", "HUMAN"])
     otp: OtpConfig = OtpConfig()
     rules: list[RuleConfig] = Field(default_factory=list)
-    templates: dict[str, TemplateConfig] = Field(default_factory=dict)
-    events: dict[str, EventBinding] = Field(default_factory=dict)
+    templates: list[TemplateConfig] = Field(default_factory=list)
+    events: list[EventBinding] = Field(default_factory=list)
     campaign_chunk: int = Field(default=5000, ge=100, le=50000)
     poll_interval_s: float = Field(default=0.25, gt=0, le=10)
 
@@ -192,30 +187,47 @@ class MessagingConfig(_Section):
             raise ValueError(f"unknown time zone {value!r}, e.g. Europe/London") from None
         return value
 
-    @field_validator("templates")
-    @classmethod
-    def _template_names(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for name in value:
-            if not _TEMPLATE_NAME.match(name):
-                raise ValueError(f"template name {name!r}: lower case letters, digits, _ . -")
-        return value
-
-    @field_validator("events")
-    @classmethod
-    def _event_types(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for name in value:
-            if not _EVENT_TYPE.match(name):
-                raise ValueError(f"event type {name!r}: dotted lower case, e.g. order.shipped")
-        return value
-
     @model_validator(mode="after")
-    def _languages(self) -> MessagingConfig:
-        if self.default_language not in self.texts:
-            raise ValueError(f"texts.{self.default_language} (the default language) is missing")
+    def _names(self) -> MessagingConfig:
+        for kind, names in (("language", [x.code for x in self.languages]),
+                            ("quiet_hours category", [x.category.value for x in self.quiet_hours]),
+                            ("frequency_caps category",
+                             [x.category.value for x in self.frequency_caps]),
+                            ("template", [x.name for x in self.templates]),
+                            ("event", [x.type for x in self.events])):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"each {kind} once: {', '.join(dupes)}")
+        for template in self.templates:
+            if not _TEMPLATE_NAME.match(template.name):
+                raise ValueError(f"template name {template.name!r}: lower case letters, "
+                                 "digits, _ . -")
+        for binding in self.events:
+            if not _EVENT_TYPE.match(binding.type):
+                raise ValueError(f"event type {binding.type!r}: dotted lower case, e.g. "
+                                 "order.shipped")
+        if self.default_language not in {x.code for x in self.languages}:
+            raise ValueError("no [[messaging.languages]] entry for the default language "
+                             f"{self.default_language!r}")
         return self
 
-    def texts_for(self, language: str | None) -> Texts:
-        return self.texts.get(language or "", self.texts[self.default_language])
+    # --- look-ups (the lists are short) --------------------------------------------------------
+
+    def texts_for(self, language: str | None) -> Language:
+        by_code = {x.code: x for x in self.languages}
+        return by_code.get(language or "", by_code[self.default_language])
+
+    def quiet(self, category: Category) -> QuietHours | None:
+        return next((q for q in self.quiet_hours if q.category is category), None)
+
+    def cap(self, category: Category) -> FrequencyCap | None:
+        return next((c for c in self.frequency_caps if c.category is category), None)
+
+    def template(self, name: str) -> TemplateConfig | None:
+        return next((t for t in self.templates if t.name == name), None)
+
+    def binding(self, event_type: str) -> EventBinding | None:
+        return next((b for b in self.events if b.type == event_type), None)
 
 
 def is_event_type(value: str) -> bool:
@@ -226,13 +238,10 @@ def is_template_name(value: str) -> bool:
     return bool(_TEMPLATE_NAME.match(value))
 
 
-RuleSource = Literal["config", "api"]
-
 __all__ = [
-    "ENGLISH",
     "EventBinding",
     "FrequencyCap",
-    "KeywordSet",
+    "Language",
     "MessagingConfig",
     "OtpConfig",
     "QuietHours",
@@ -240,7 +249,6 @@ __all__ = [
     "RuleConfig",
     "RuleMatch",
     "TemplateConfig",
-    "Texts",
     "is_event_type",
     "is_template_name",
 ]

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from gateway.store.ids import IdGenerator
 from gateway.store.rows import from_ms, to_ms
@@ -22,6 +22,7 @@ SYSTEM_KEY = "smsgw:messaging"  # the api_key/sender of messages the gateway sen
 CHUNK = 500  # SQLite host parameters per IN (...) list
 
 
+@runtime_checkable
 class Runner(Protocol):
     """`SqliteStore` offers this to modules with tables of their own."""
 

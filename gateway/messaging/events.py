@@ -5,8 +5,9 @@ handoffs) and the bindings that turn an app's event into a text.
 template bound to the type (`[messaging.events]` or `PUT /api/v1/event-bindings/{type}`).
 Events the gateway raises (`callback.requested`, `survey.answered`, `conversation.handoff`,
 `contact.opted_out`, ...) are recorded in `msg_events` and, in the same transaction, put in the
-webhook outbox for every endpoint subscribed to the type (or to `*`, or `callback.*`), signed
-and retried like every other webhook; a rule's own `webhook` URL gets one too.
+webhook outbox for every endpoint subscribed to the type or to `messaging.*` (every event of
+this module, including the types rules raise), signed and retried like every other webhook; a
+rule's own `webhook` URL gets one too.
 """
 
 from __future__ import annotations
@@ -50,9 +51,12 @@ class Event:
                 "message_id": self.message_id, "at": self.at.isoformat(timespec="milliseconds")}
 
 
+ALL_MESSAGING = "messaging.*"  # a subscription to every event of this module
+
+
 def subscribed(endpoint: WebhookEndpoint, event_type: str) -> bool:
     for wanted in endpoint.events:
-        if wanted in (event_type, "*"):
+        if wanted in (event_type, "*", ALL_MESSAGING):
             return True
         if wanted.endswith(".*") and event_type.startswith(wanted[:-1]):
             return True
@@ -140,13 +144,13 @@ class EventLog:
 
     # --- bindings ----------------------------------------------------------------------------
 
-    def _configured(self, event_type: str, entry: EventBinding) -> Binding:
-        return Binding(event_type, entry.template, entry.category, entry.lane, "config")
+    def _configured(self, entry: EventBinding) -> Binding:
+        return Binding(entry.type, entry.template, entry.category, entry.lane, "config")
 
     async def binding(self, event_type: str) -> Binding | None:
-        entry = self._config.events.get(event_type)
+        entry = self._config.binding(event_type)
         if entry is not None:
-            return self._configured(event_type, entry)
+            return self._configured(entry)
         row = await self._runner.run_in_reader(lambda c: c.execute(
             "SELECT type, template, category, lane FROM msg_event_bindings WHERE type = ?",
             (event_type,)).fetchone())
@@ -158,13 +162,13 @@ class EventLog:
         rows = await self._runner.run_in_reader(lambda c: c.execute(
             "SELECT type, template, category, lane FROM msg_event_bindings ORDER BY type"
         ).fetchall())
-        found = {t: self._configured(t, e) for t, e in self._config.events.items()}
+        found = {e.type: self._configured(e) for e in self._config.events}
         for r in rows:
             found.setdefault(r[0], Binding(r[0], r[1], Category(r[2]), Lane(r[3]), "api"))
         return [found[k] for k in sorted(found)]
 
     async def bind(self, binding: Binding, now_ms: int) -> Binding:
-        if binding.type in self._config.events:
+        if self._config.binding(binding.type) is not None:
             raise ValueError(f"event {binding.type!r} is bound in the configuration")
         await self._runner.run_in_writer(lambda c: c.execute(
             "INSERT INTO msg_event_bindings (type, template, category, lane, created_at,"
@@ -181,5 +185,5 @@ class EventLog:
         return removed > 0
 
 
-__all__ = ["HANDOFF", "OPTED_IN", "OPTED_OUT", "RAISED_TYPES", "SURVEY_ANSWERED", "Binding",
-           "Event", "EventLog", "make_event", "record_event", "subscribed"]
+__all__ = ["ALL_MESSAGING", "HANDOFF", "OPTED_IN", "OPTED_OUT", "RAISED_TYPES", "SURVEY_ANSWERED",
+           "Binding", "Event", "EventLog", "make_event", "record_event", "subscribed"]

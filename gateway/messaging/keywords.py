@@ -43,7 +43,8 @@ class Keywords:
 
     def __init__(self, config: MessagingConfig) -> None:
         table: dict[str, tuple[KeywordKind, str, list[str]]] = {}
-        for language, words in config.keywords.items():
+        for words in config.languages:
+            language = words.code
             for kind, entries in (
                 (KeywordKind.STOP, words.stop),
                 (KeywordKind.START, words.start),

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import phonenumbers
 
-from gateway.numbers import NumberLookup, NumberPolicy, lookup
+from gateway.numbers import NumberLookup, NumberPolicy, NumberService, lookup
 from gateway.store.models import LearnedReachability, Reachability
 
 from .db import Runner, chunks, from_ms, marks, to_ms, utcnow
@@ -60,17 +60,20 @@ def _learned(conn: sqlite3.Connection, numbers: Sequence[str], now_ms: int
     return found
 
 
-async def lookup_many(numbers: Sequence[str], policy: NumberPolicy, runner: Runner | None
+async def lookup_many(numbers: Sequence[str], policy: NumberPolicy, store: object | None
                       ) -> list[NumberLookup]:
-    """`NumberService.lookup` for each number, with one store read for the whole batch."""
+    """`NumberService(policy, store).lookup` for each number, with one store read for the
+    whole batch when the store runs units of work (`SqliteStore`), else one read each."""
     firsts = [cached_lookup(n, policy) for n in numbers]
-    if runner is None:
-        return firsts
     wanted = [f.e164 for f in firsts if f.e164 is not None and not f.short_code]
-    if not wanted:
+    if store is None or not wanted:
         return firsts
-    now_ms = to_ms(utcnow())
-    learned = await runner.run_in_reader(lambda c: _learned(c, wanted, now_ms))
+    if isinstance(store, Runner):
+        now_ms = to_ms(utcnow())
+        learned = await store.run_in_reader(lambda c: _learned(c, wanted, now_ms))
+    else:
+        service = NumberService(policy, store)  # type: ignore[arg-type]
+        return [await service.lookup(n) for n in numbers]
     if not learned:
         return firsts
     return [f if f.e164 not in learned else lookup(n, policy, learned[f.e164])

@@ -153,7 +153,7 @@ class PolicyGate:
 
     def schedule(self, message: NewMessage, category: Category, contact: Contact | None,
                  now: datetime) -> NewMessage:
-        quiet = self.config.quiet_hours.get(category)
+        quiet = self.config.quiet(category)
         if quiet is None:
             return message
         wanted = max(message.send_at or now, now)
@@ -203,7 +203,7 @@ class PolicyGate:
             if message.category is None:
                 message = replace(message, category=category)
             out[i] = message
-            if category in self.config.frequency_caps and not _meta(message).get("counted"):
+            if self.config.cap(category) and not _meta(message).get("counted"):
                 capped.append(_Pending(i, message, category))
         if capped:
             refused = await self._runner.run_in_writer(
@@ -219,7 +219,8 @@ class PolicyGate:
         for item in items:
             by_category.setdefault(item.category, []).append(item)
         for category, group in by_category.items():
-            cap = self.config.frequency_caps[category]
+            cap = self.config.cap(category)
+            assert cap is not None
             since = now_ms - int(cap.days * 86400 * 1000)
             counts: dict[str, int] = {}
             replays: set[str] = set()
@@ -256,7 +257,7 @@ class PolicyGate:
         """Drop cap records older than the longest window."""
         if not self.config.frequency_caps:
             return 0
-        longest = max(cap.days for cap in self.config.frequency_caps.values())
+        longest = max(cap.days for cap in self.config.frequency_caps)
         cutoff = to_ms(self._clock() - timedelta(days=longest + 1))
         removed: int = await self._runner.run_in_writer(lambda c: c.execute(
             "DELETE FROM msg_sends WHERE at < ?", (cutoff,)).rowcount)

@@ -32,7 +32,7 @@ from gateway.submit import OutgoingMessage, Refused, SubmitResult
 from .config import MessagingConfig, RuleConfig
 from .contacts import Contact, get_contact, set_opted_out, set_profile
 from .conversations import pin_sim, upsert_inbound
-from .db import META, SYSTEM_KEY, Runner, dumps, from_ms, loads, to_ms
+from .db import META, SYSTEM_KEY, Runner, dumps, loads, to_ms
 from .events import HANDOFF, OPTED_IN, OPTED_OUT, SURVEY_ANSWERED, make_event, record_event
 from .keywords import KeywordHit, KeywordKind, Keywords
 from .rules import ReplyContext, Rule, Rules, first_match, survey_score
@@ -76,7 +76,7 @@ def last_outbound(conn: sqlite3.Connection, number: str, since_ms: int) -> Reply
 
 
 def template_text(conn: sqlite3.Connection, config: MessagingConfig, name: str) -> str | None:
-    entry = config.templates.get(name)
+    entry = config.template(name)
     if entry is not None:
         return entry.text
     row = conn.execute("SELECT text FROM msg_templates WHERE name = ?", (name,)).fetchone()
@@ -208,7 +208,7 @@ class InboundProcessor:
                     replies.append(("stop", texts.stop_confirmation, {"bypass": True}))
         elif hit is not None and hit.kind is KeywordKind.HELP:
             kind = "help"
-            replies.append(("help", texts.help, {"bypass": True}))
+            replies.append(("help", texts.help_text, {"bypass": True}))
         elif hit is not None and hit.kind is KeywordKind.START and contact is not None \
                 and contact.opted_out:
             kind = "start"
@@ -372,13 +372,6 @@ class InboundProcessor:
 
         await self._runner.run_in_writer(mark)
         return len(done)
-
-    async def replies(self, number: str) -> list[dict[str, Any]]:
-        rows = await self._runner.run_in_reader(lambda c: c.execute(
-            "SELECT kind, text, state, message_id, detail, created_at FROM msg_replies"
-            " WHERE number = ? ORDER BY id", (number,)).fetchall())
-        return [{"kind": r[0], "text": r[1], "state": r[2], "message_id": r[3],
-                 "detail": r[4], "at": from_ms(r[5]).isoformat()} for r in rows]
 
 
 __all__ = ["InboundProcessor", "SubmitFn", "last_outbound", "template_text"]

@@ -62,7 +62,7 @@ class CampaignIn(_In):
     template: str = Field(min_length=1, max_length=64)
     recipients: list[dict[str, JsonValue]] = Field(min_length=1, max_length=200_000)
     category: Category | None = None
-    rate: float | None = Field(default=None, gt=0, le=1000,
+    rate: float | None = Field(default=None, ge=0.001, le=1000,
                                description="At most this many messages per second")
     window: str | None = Field(default=None, pattern=r"^\d\d:\d\d-\d\d:\d\d$",
                                description="HH:MM-HH:MM in each recipient's local time")

@@ -105,6 +105,8 @@ class Messaging:
         await self.processor.close()
 
     def notify_inbound(self, *_args: object) -> None:
+        """Optional wake-up from the inbound handler after it committed a message; without
+        it the processor still finds the message within `poll_interval_s`."""
         self.processor.notify()
 
     # --- helpers -------------------------------------------------------------------------------

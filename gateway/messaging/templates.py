@@ -259,7 +259,7 @@ class Templates:
         self._now_ms = clock
 
     def _configured(self, name: str) -> Template | None:
-        entry = self._config.templates.get(name)
+        entry = self._config.template(name)
         if entry is None:
             return None
         return Template(name, entry.text, entry.category, entry.description, "config")
@@ -278,8 +278,8 @@ class Templates:
     async def all(self) -> list[Template]:
         rows = await self._runner.run_in_reader(list_templates)
         stored = [Template(r[0], r[1], Category(r[2]), r[3], "api") for r in rows
-                  if r[0] not in self._config.templates]
-        configured = [t for n in self._config.templates if (t := self._configured(n))]
+                  if self._config.template(r[0]) is None]
+        configured = [t for n in self._config.templates if (t := self._configured(n.name))]
         return sorted([*configured, *stored], key=lambda t: t.name)
 
     async def put(self, name: str, text: str, category: Category, description: str | None
@@ -287,7 +287,7 @@ class Templates:
         if not is_template_name(name):
             raise TemplateError("a template name is 1-64 lower case letters, digits, _ . -",
                                 field="name")
-        if name in self._config.templates:
+        if self._config.template(name) is not None:
             raise TemplateError(f"template {name!r} is defined in the configuration",
                                 field="name")
         compile_template(text)  # refuse what cannot render

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
-from gateway.modem_status import PortSpec, SupervisorState
+from gateway.modem_status import PoolOptions, PortSpec, SupervisorState
 from gateway.store.models import MessageStatus
 from tests.e2e.e2e_rig import Rig, eventually, numbers
 
@@ -88,6 +89,11 @@ async def test_a_replugged_modem_is_recognised_by_its_imei_under_a_new_path(
 
 async def test_graceful_stop_lets_submits_in_flight_finish(rig: Rig) -> None:
     await rig.start_sim(2, latency=0.6)
+    # health polls (and hot-plug scans) keep running during the stop: they must not end a
+    # session with a submit in flight, nor open ports again
+    rig.options = replace(
+        rig.options, pool=PoolOptions.fast(health_interval=0.1, scan_interval=0.05)
+    )
     await rig.start_gateway()
     recipients = numbers(6, start=7000)
     ids = await rig.send_many([(to, "shutdown test") for to in recipients])

@@ -13,8 +13,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from gateway.config import Settings
 from gateway.daemon import Gateway, RuntimeOptions
-from gateway.http.api_messaging import add_routes
+from gateway.http.api_messaging import MESSAGING, add_routes
 from gateway.http.app import build_app
 from gateway.http.status_page import SESSIONS, register_status_page
 from gateway.keys import Keyring, Scope, create_key
@@ -52,25 +53,30 @@ class MessagingE2E:
                                   frozenset({Scope.ADMIN})).key
         finally:
             conn.close()
-        settings = e2e_settings(self.db, api={"rate_limit_per_second": 1000.0},
-                                server={"listen": f"127.0.0.1:{free_port()}"})
+        sections: dict[str, Any] = {"api": {"rate_limit_per_second": 1000.0},
+                                    "server": {"listen": f"127.0.0.1:{free_port()}"}}
+        if "messaging" in Settings.model_fields:  # the daemon builds Messaging from them
+            sections["messaging"] = config.model_dump(mode="json", exclude_defaults=True)
+        settings = e2e_settings(self.db, **sections)
         gw: Gateway = await self.rig.start_gateway(settings=settings, options=RuntimeOptions(
             pool=PoolOptions.fast(), http=False, shutdown_grace=3.0))
-        messaging = Messaging(gw.store, config, numbers=gw.numbers.policy,
-                              secret=secret_for_database(self.db))
-        if not hasattr(gw, "messaging") or gw.messaging is None:  # not wired by the daemon yet
+        wired = getattr(gw, "messaging", None)
+        if wired is None:  # the daemon does not build it yet: wire it as it is asked to
+            messaging = Messaging(gw.store, config, numbers=gw.numbers.policy,
+                                  secret=secret_for_database(self.db))
             gw.submitter = make_submitter(gw.scheduler, gw.numbers, messaging,
                                           settings.api.max_segments)
             messaging.bind(gw.submit)
             messaging.start()
             gw.messaging = messaging  # type: ignore[attr-defined]
-        else:  # pragma: no cover - the daemon wires it
-            messaging = gw.messaging
-        self.messaging = messaging
+            self.messaging = messaging
+        else:
+            messaging = wired
         app = build_app(gw)
         if SESSIONS not in app:  # the status page (the reports page logs in through it)
             register_status_page(app)
-        add_routes(app, messaging)
+        if MESSAGING not in app:
+            add_routes(app, messaging)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)

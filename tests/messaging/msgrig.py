@@ -39,7 +39,7 @@ class GatedSubmitter(Submitter):
         prepared = None
         if self.batched and len(messages) > 1:
             prepared = await lookup_many([m.to for m in messages], self.numbers.policy,
-                                         getattr(self.numbers, "_store", None))
+                                         self.numbers._store)
         for i, message in enumerate(messages):
             if prepared is not None:
                 checked = await self._check_with(message, prepared[i])

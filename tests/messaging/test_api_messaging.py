@@ -20,10 +20,11 @@ ANN = "+4915112340001"
 async def gw(tmp_path: Path) -> AsyncIterator[MessagingE2E]:
     rig = MessagingE2E(tmp_path)
     try:
-        yield await rig.start(MessagingConfig(brand="Acme", price_per_segment=0.07, templates={
-            "appointment": TemplateConfig(
+        yield await rig.start(MessagingConfig(brand="Acme", price_per_segment=0.07, templates=[
+            TemplateConfig(
+                name="appointment",
                 text="Hi {first_name}, your appointment is on {date:%d %b} at {time}. "
-                     "Card {card|last4}.")}), modems=1)
+                     "Card {card|last4}.")]), modems=1)
     finally:
         await rig.close()
 

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.timeout(60)
 async def gw(tmp_path: Path) -> AsyncIterator[MessagingE2E]:
     rig = MessagingE2E(tmp_path)
     try:
-        yield await rig.start(MessagingConfig(templates={
-            "note": TemplateConfig(text="Hi {name}, your order is ready.")}), modems=2)
+        yield await rig.start(MessagingConfig(templates=[
+            TemplateConfig(name="note", text="Hi {name}, your order is ready.")]), modems=2)
     finally:
         await rig.close()
 

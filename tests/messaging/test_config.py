@@ -14,22 +14,25 @@ EXAMPLE = """
 brand = "Acme Energy"
 price_per_segment = 0.045
 
-[keywords.de]
+[[languages]]
+code = "en"
+opt_out_instruction = "Text STOP to opt out"
+
+[[languages]]
+code = "de"
 stop = ["STOPP", "ABMELDEN"]
 start = ["START"]
 help = ["HILFE"]
-
-[texts.en]
-opt_out_instruction = "Text STOP to opt out"
-[texts.de]
 stop_confirmation = "{brand}: Sie wurden abgemeldet."
 opt_out_instruction = "STOPP zum Abmelden"
 
-[quiet_hours.marketing]
+[[quiet_hours]]
+category = "marketing"
 start = "20:00"
 end = "09:00"
 
-[frequency_caps.marketing]
+[[frequency_caps]]
+category = "marketing"
 max = 4
 days = 30
 
@@ -38,10 +41,12 @@ length = 6
 ttl_s = 300
 max_attempts = 5
 
-[templates.callback_offer]
+[[templates]]
+name = "callback_offer"
 text = "We noticed you didn't get through today, would you like a callback? Reply YES"
 
-[events."call.abandoned"]
+[[events]]
+type = "call.abandoned"
 template = "callback_offer"
 
 [[rules]]
@@ -58,19 +63,22 @@ actions = { survey = true, reply = "Thank you for your feedback!" }
 
 def test_the_documented_example_loads() -> None:
     config = MessagingConfig.model_validate(tomllib.loads(EXAMPLE))
-    assert config.quiet_hours[Category.MARKETING].start == "20:00"
-    assert config.keywords["de"].stop == ["STOPP", "ABMELDEN"]
-    assert "en" in config.texts and config.texts["de"].help.startswith("{brand}")
-    assert config.events["call.abandoned"].template == "callback_offer"
+    quiet = config.quiet(Category.MARKETING)
+    assert quiet is not None and quiet.start == "20:00"
+    assert config.texts_for("de").stop == ["STOPP", "ABMELDEN"]
+    assert config.texts_for("fr").opt_out_instruction == "Text STOP to opt out"
+    binding = config.binding("call.abandoned")
+    assert binding is not None and binding.template == "callback_offer"
     assert [r.name for r in config.rules] == ["callback", "survey"]
 
 
 @pytest.mark.parametrize("bad", [
-    {"quiet_hours": {"marketing": {"start": "25:00"}}},
+    {"quiet_hours": [{"category": "marketing", "start": "25:00"}]},
+    {"quiet_hours": [{"category": "marketing"}, {"category": "marketing"}]},
     {"default_time_zone": "Mars/Olympus"},
     {"rules": [{"name": "x", "match": {}}]},
     {"rules": [{"name": "x", "match": {"regex": "("}}]},
-    {"events": {"NoDots": {"template": "t"}}},
+    {"events": [{"type": "NoDots", "template": "t"}]},
     {"unknown": 1},
     {"default_language": "fr"},
 ])

@@ -31,15 +31,16 @@ def config() -> MessagingConfig:
     return MessagingConfig(
         brand="Acme",
         otp=OtpConfig(max_attempts=3),
-        templates={
-            "callback_offer": TemplateConfig(
+        templates=[
+            TemplateConfig(
+                name="callback_offer",
                 text="Hi {name}, we noticed you didn't get through today, would you like a "
                      "callback? Reply YES"),
-            "survey": TemplateConfig(text="How did we do today? Reply 1 (poor) to 5 (great)"),
-            "promo": TemplateConfig(text="Hi {first_name}, new offers for you!",
+            TemplateConfig(name="survey", text="How did we do today? Reply 1 (poor) to 5 (great)"),
+            TemplateConfig(name="promo", text="Hi {first_name}, new offers for you!",
                                     category="marketing"),  # type: ignore[arg-type]
-        },
-        events={"call.abandoned": EventBinding(template="callback_offer")},
+        ],
+        events=[EventBinding(type="call.abandoned", template="callback_offer")],
         rules=[
             RuleConfig(name="callback", match=RuleMatch(keyword=["YES"],
                                                         in_reply_to_template="callback_offer"),

@@ -65,13 +65,14 @@ async def test_help_is_answered_even_when_opted_out_and_start_lifts_it(
 
 def rules_config() -> MessagingConfig:
     return MessagingConfig(
-        templates={
-            "callback_offer": TemplateConfig(
+        templates=[
+            TemplateConfig(
+                name="callback_offer",
                 text="We noticed you didn't get through today, would you like a callback? "
                      "Reply YES"),
-            "menu": TemplateConfig(text="Reply 1 for balance, 2 for an agent"),
-            "survey": TemplateConfig(text="How did we do? Reply 1 (poor) to 5 (great)"),
-        },
+            TemplateConfig(name="menu", text="Reply 1 for balance, 2 for an agent"),
+            TemplateConfig(name="survey", text="How did we do? Reply 1 (poor) to 5 (great)"),
+        ],
         rules=[
             RuleConfig(name="callback",
                        match=RuleMatch(keyword=["YES", "Y"],
@@ -154,7 +155,7 @@ async def test_events_reach_subscribed_webhook_endpoints(rig: MessagingRig) -> N
     now = 1_700_000_000_000
 
     def add(conn: sqlite3.Connection) -> None:
-        for ident, events in (("wh_all", "*"), ("wh_cb", "callback.*"),
+        for ident, events in (("wh_all", "messaging.*"), ("wh_cb", "callback.requested"),
                               ("wh_other", "message.status")):
             conn.execute(
                 "INSERT INTO webhook_endpoints (id, url, events, format, secret, api_key,"

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from gateway.messaging.config import KeywordSet, MessagingConfig
+from gateway.messaging.config import Language, MessagingConfig
 from gateway.messaging.keywords import KeywordKind, Keywords, mentions_opt_out
 from gateway.messaging.templates import TemplateError, compile_template, render
 
@@ -27,10 +27,10 @@ def test_only_the_whole_message_is_a_keyword(text: str) -> None:
 
 
 def test_start_help_and_languages() -> None:
-    config = MessagingConfig(keywords={
-        "en": KeywordSet(stop=["STOP"], start=["START", "YES"], help=["HELP"]),
-        "de": KeywordSet(stop=["STOPP", "ABMELDEN"], start=["START"], help=["HILFE"]),
-    })
+    config = MessagingConfig(languages=[
+        Language(code="en", stop=["STOP"], start=["START", "YES"], help=["HELP"]),
+        Language(code="de", stop=["STOPP", "ABMELDEN"], start=["START"], help=["HILFE"]),
+    ])
     kw = Keywords(config)
     assert kw.match("yes").kind is KeywordKind.START  # type: ignore[union-attr]
     assert kw.match("Hilfe").kind is KeywordKind.HELP  # type: ignore[union-attr]

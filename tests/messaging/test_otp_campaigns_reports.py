@@ -88,8 +88,9 @@ not-a-number,Carl,2025-04-03
 
 
 async def test_campaign_reports_rows_and_queues_the_rest(rig: MessagingRig) -> None:
-    await rig.start(MessagingConfig(templates={"promo": TemplateConfig(
-        text="Hi {first_name}, visit us on {date:%d %b}!", category=Category.MARKETING)}))
+    await rig.start(MessagingConfig(templates=[TemplateConfig(
+        name="promo", text="Hi {first_name}, visit us on {date:%d %b}!",
+        category=Category.MARKETING)]))
     for n in ("+4915112340001", "+4915112340002", "+4915112340004"):
         await rig.m.contacts.update(n, consent={Category.MARKETING: Consent.GRANTED})
     await rig.m.contacts.update("+4915112340004", opted_out=True)
@@ -109,7 +110,7 @@ async def test_campaign_reports_rows_and_queues_the_rest(rig: MessagingRig) -> N
 async def test_campaign_pace_window_pause_resume_cancel(tmp_path) -> None:
     clock = Clock(datetime(2025, 3, 10, 6, 0, tzinfo=UTC))  # 07:00 Berlin
     rig = MessagingRig(tmp_path, clock)
-    await rig.start(MessagingConfig(templates={"note": TemplateConfig(text="Hi {name}")}))
+    await rig.start(MessagingConfig(templates=[TemplateConfig(name="note", text="Hi {name}")]))
     try:
         rows = [{"number": f"+49151123400{i:02d}", "name": f"n{i}"} for i in range(10)]
         campaign, problems = await rig.m.campaigns.create(
@@ -142,9 +143,10 @@ async def test_campaign_pace_window_pause_resume_cancel(tmp_path) -> None:
 
 async def test_an_event_fires_its_bound_template(rig: MessagingRig) -> None:
     await rig.start(MessagingConfig(
-        templates={"callback_offer": TemplateConfig(
-            text="Hi {name}, we noticed you didn't get through today. Callback? Reply YES")},
-        events={"call.abandoned": EventBinding(template="callback_offer")}))
+        templates=[TemplateConfig(
+            name="callback_offer",
+            text="Hi {name}, we noticed you didn't get through today. Callback? Reply YES")],
+        events=[EventBinding(type="call.abandoned", template="callback_offer")]))
     event, result = await rig.m.trigger(event_type="call.abandoned", to=ANN,
                                         fields={"name": "Ann"}, api_key="crm")
     assert result is not None and not isinstance(result, Refused)
@@ -159,7 +161,7 @@ async def test_an_event_fires_its_bound_template(rig: MessagingRig) -> None:
 
 async def test_delivery_report_by_category_template_and_sim(rig: MessagingRig) -> None:
     await rig.start(MessagingConfig(price_per_segment=0.05,
-                                    templates={"t": TemplateConfig(text="Hello {x}")}))
+                                    templates=[TemplateConfig(name="t", text="Hello {x}")]))
     sent = await rig.m.send_template(to=ANN, template="t", fields={"x": "y" * 200},
                                      api_key="app")
     other = await rig.send("+4915112345679", "plain")

@@ -79,7 +79,7 @@ def test_next_allowed_across_zones_and_midnight() -> None:
 
 
 async def test_frequency_caps_refuse_with_the_reason(rig: MessagingRig) -> None:
-    await rig.start(MessagingConfig(frequency_caps={Category.MARKETING: FrequencyCap(max=2)}))
+    await rig.start(MessagingConfig(frequency_caps=[FrequencyCap(max=2)]))
     await rig.m.contacts.update(ANN, consent={Category.MARKETING: Consent.GRANTED})
     for _ in range(2):
         assert not isinstance(await rig.send(ANN, "Offer", category=Category.MARKETING),
@@ -100,7 +100,7 @@ async def test_frequency_caps_refuse_with_the_reason(rig: MessagingRig) -> None:
 
 
 async def test_a_batch_is_judged_message_by_message(rig: MessagingRig) -> None:
-    await rig.start(MessagingConfig(frequency_caps={Category.MARKETING: FrequencyCap(max=1)}))
+    await rig.start(MessagingConfig(frequency_caps=[FrequencyCap(max=1)]))
     await rig.m.contacts.update(ANN, consent={Category.MARKETING: Consent.GRANTED})
     from gateway.submit import OutgoingMessage
 

@@ -94,9 +94,21 @@ def test_the_example_has_no_setting_the_model_lacks(keys: dict[str, tuple[bool, 
     assert not stale, f"{EXAMPLE.name} lists unknown settings: {stale}"
 
 
+def _in_list(path: str) -> bool:
+    """Whether the setting sits in an array of tables (`[[messaging.rules]]`): a template."""
+    model: Any = Settings
+    for part in path.split(".")[:-1]:
+        annotation = model.model_fields[part].annotation
+        if typing.get_origin(annotation) is list:
+            return True
+        args = typing.get_args(annotation) or (annotation,)
+        model = next(a for a in args if isinstance(a, type) and issubclass(a, BaseModel))
+    return False
+
+
 def test_each_value_shown_is_the_default(keys: dict[str, tuple[bool, str, int]]) -> None:
     for dotted, (commented, value, number) in keys.items():
-        if dotted.split(".")[0] in LIST_SECTIONS:
+        if dotted.split(".")[0] in LIST_SECTIONS or _in_list(dotted):
             assert commented, f"line {number}: {dotted} belongs in the commented template"
             continue
         parsed = tomllib.loads(f"v = {value}")["v"]
