@@ -25,6 +25,7 @@ from gateway.config import ConfigError, Settings, add_config_arguments, load_fro
 from gateway.daemon import Gateway, RuntimeOptions, SimOptions
 from gateway.logging import configure_logging, log_event
 from gateway.modem_status import PoolOptions
+from gateway.sdnotify import Notifier, status_line
 from gateway.store import StoreLockedError
 
 _LOG = logging.getLogger("gateway.run")
@@ -74,7 +75,12 @@ def runtime_options(settings: Settings, args: argparse.Namespace) -> RuntimeOpti
                                 stable_after=120.0, idle_wait=5.0)
         if sim.latency != "0":
             pool = replace(pool, modem=replace(pool.modem, submit_timeout=180.0))
-    return RuntimeOptions(pool=pool, sim=sim)
+    section = getattr(settings, "pool", None)  # a `[pool]` section, once configuration has one
+    grace = 15.0
+    if section is not None:
+        pool = PoolOptions.from_config(section, pool)
+        grace = float(getattr(section, "shutdown_grace_s", grace) or grace)
+    return RuntimeOptions(pool=pool, sim=sim, shutdown_grace=grace)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -133,13 +139,19 @@ async def serve(settings: Settings, options: RuntimeOptions) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
     try:
-        gateway = await Gateway.open(settings, options)
-        log_event(_LOG, "started", loop=type(loop).__module__.split(".")[0],
-                  listen=gateway.http_url, db=str(settings.db_path))
-        try:
-            await stop.wait()
-        finally:
-            await gateway.close()
+        # systemd (Type=notify): READY=1 only once the store is open and the API listens; the
+        # watchdog is fed from this loop, so a stuck loop gets the service restarted.
+        async with Notifier.from_environ() as systemd:
+            gateway = await Gateway.open(settings, options)
+            await systemd.ready(f"listening on {gateway.http_url}")
+            systemd.track_status(lambda: status_line(gateway.health_summary()))
+            log_event(_LOG, "started", loop=type(loop).__module__.split(".")[0],
+                      listen=gateway.http_url, db=str(settings.db_path))
+            try:
+                await stop.wait()
+            finally:
+                await systemd.stopping()
+                await gateway.close()
     except asyncio.CancelledError:
         return 130
     finally:

@@ -35,6 +35,7 @@ from gateway.messaging import Messaging, secret_for_database
 from gateway.modem_status import PoolOptions, PortSpec
 from gateway.numbers import NumberService, policy_from_config
 from gateway.pool import DEFAULT_GLOB, ModemPool
+from gateway.ports import raise_open_file_limit
 from gateway.routing import Router
 from gateway.scheduler import Scheduler
 from gateway.sim_limits import SimLimits
@@ -229,6 +230,9 @@ class Gateway:
     ) -> Gateway:
         """Start everything. `specs` replaces the configured modems (tests, benchmarks)."""
         options = options or RuntimeOptions()
+        soft, _hard = raise_open_file_limit()
+        if soft < 8 * (len(specs or settings.modems) + settings.sim.count) + 64:
+            _LOG.warning("open file limit %d is low for this many modems", soft)
         store = await SqliteStore.open(
             settings.db_path, options=settings.store_options(), readers=options.store_readers
         )
@@ -267,12 +271,14 @@ class Gateway:
                 all_specs = [PortSpec(path=DEFAULT_GLOB)]
             pool = ModemPool(
                 all_specs, scheduler=scheduler, store=store, options=options.pool,
-                inbound_options=settings.inbound,
             )
             janitor = ReassemblyJanitor(store, settings.inbound.reassembly_timeout_s)
             numbers = NumberService(policy_from_config(settings.numbers), store)
             messaging = Messaging(store, settings.messaging, numbers=numbers.policy,
                                   secret=secret_for_database(settings.db_path))
+            # keyword handling (STOP/START/HELP) hears about an inbound message at its commit
+            pool.inbound_listeners.append(messaging.notify_inbound)
+            janitor.on_message = messaging.notify_inbound
             gateway = cls(
                 settings, options, store=store, scheduler=scheduler, pool=pool,
                 numbers=numbers, janitor=janitor, sim=sim, messaging=messaging,

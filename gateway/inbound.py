@@ -17,9 +17,10 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from drivers.errors import ConnectionLost, ModemError
 from drivers.events import (
@@ -43,13 +44,12 @@ if TYPE_CHECKING:
 
 _LOG = logging.getLogger(__name__)
 
+MessageListener = Callable[[InboundMessage], None]
+"""Told (on the event loop) about each inbound message once it is committed: complete, or
+closed incomplete by a ref reuse or the reassembly timeout."""
+
 MAX_QUEUED = 4096  # announcements waiting; beyond this, a drain picks up what is stored
 UNDECODABLE = "undecodable"
-
-
-class InboundOptions(Protocol):
-    @property
-    def reassembly_timeout_s(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +73,14 @@ class InboundHandler:
         store: Store,
         scheduler: Scheduler,
         counters: ModemCounters,
-        options: InboundOptions | None = None,
+        on_message: MessageListener | None = None,
     ) -> None:
         self.modem_id = modem_id
         self.modem = modem
         self.store = store
         self.scheduler = scheduler
         self.counters = counters
-        self.options = options
+        self._on_message = on_message
         self._queue: deque[_Work] = deque()
         self._pending = asyncio.Event()
         self._drain_queued = False
@@ -204,6 +204,7 @@ class InboundHandler:
         )
         for message in (*result.flushed, *((result.message,) if result.message else ())):
             _log_message(message)
+            _notify(self._on_message, message)
 
     async def _report(self, pdu: StatusReport, received_at: datetime) -> None:
         self.counters.status_reports += 1
@@ -237,6 +238,14 @@ class InboundHandler:
         await self.store.store_inbound(part)
 
 
+def _notify(listener: MessageListener | None, message: InboundMessage) -> None:
+    if listener is not None:
+        try:
+            listener(message)
+        except Exception:
+            _LOG.exception("inbound listener failed on %s", message.id)
+
+
 def _log_message(message: InboundMessage) -> None:
     log_event(
         _LOG, "inbound_message", modem=message.modem_id, message=message.id,
@@ -248,8 +257,11 @@ def _log_message(message: InboundMessage) -> None:
 class ReassemblyJanitor:
     """Closes concatenated messages whose missing parts never arrived (delivered incomplete)."""
 
-    def __init__(self, store: Store, timeout_s: float) -> None:
+    def __init__(
+        self, store: Store, timeout_s: float, *, on_message: MessageListener | None = None
+    ) -> None:
         self.store = store
+        self.on_message = on_message
         self.timeout = timedelta(seconds=timeout_s)
         self._task: asyncio.Task[None] | None = None
 
@@ -270,6 +282,7 @@ class ReassemblyJanitor:
         expired = await self.store.expire_reassembly(_now() - self.timeout)
         for message in expired:
             _log_message(message)
+            _notify(self.on_message, message)
         return expired
 
     async def _run(self) -> None:
@@ -284,4 +297,4 @@ class ReassemblyJanitor:
                 _LOG.exception("reassembly sweep failed; retrying")
 
 
-__all__ = ["InboundHandler", "InboundOptions", "ReassemblyJanitor"]
+__all__ = ["InboundHandler", "MessageListener", "ReassemblyJanitor"]

@@ -6,7 +6,7 @@ page can read a modem's state without importing the machinery that drives it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -64,6 +64,19 @@ class PoolOptions:
     repair_timeout: float = 120.0  # bound on one reset (AT+CFUN=1,1, boot, re-init)
     open_timeout: float = 90.0  # bound on opening and initialising a port
     modem: DriverConfig = field(default_factory=DriverConfig)
+
+    @classmethod
+    def from_config(cls, section: object, base: PoolOptions | None = None) -> PoolOptions:
+        """From a `[pool]` configuration section whose keys are these fields with an `_s`
+        suffix (`health_interval_s = 30`); keys it lacks keep `base`'s values. Duck-typed so
+        this module needs no pydantic."""
+        base = base or cls()
+        values: dict[str, Any] = {}
+        for name in cls.__dataclass_fields__:
+            value = getattr(section, f"{name}_s", None)
+            if value is not None and name != "modem":
+                values[name] = float(value)
+        return replace(base, **values)
 
     @classmethod
     def fast(cls, **overrides: Any) -> PoolOptions:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from drivers.models import ModemIdentity
+from gateway.inbound import MessageListener
 from gateway.logging import log_event
 from gateway.modem_status import (
     ModemCounters,
@@ -30,7 +31,6 @@ from gateway.modem_status import (
 )
 from gateway.supervisor import (
     DuplicatePortError,
-    InboundOptionsLike,
     ModemOpener,
     ModemRecord,
     ModemSupervisor,
@@ -39,6 +39,7 @@ from gateway.supervisor import (
 
 if TYPE_CHECKING:
     from gateway.scheduler import Scheduler
+    from gateway.store.models import InboundMessage
     from gateway.store.protocol import Store
 
 _LOG = logging.getLogger(__name__)
@@ -54,7 +55,6 @@ class ModemPool:
         scheduler: Scheduler,
         store: Store,
         options: PoolOptions | None = None,
-        inbound_options: InboundOptionsLike | None = None,
         opener: ModemOpener = open_modem,
     ) -> None:
         # explicit paths first: their name and group win over a glob that also matches them
@@ -62,12 +62,13 @@ class ModemPool:
         self.scheduler = scheduler
         self.store = store
         self.options = options or PoolOptions()
-        self._inbound_options = inbound_options
         self._opener = opener
         self.supervisors: dict[str, ModemSupervisor] = {}  # by path
         self.records: dict[str, ModemRecord] = {}  # by IMEI
         self._gone_since: dict[str, datetime] = {}  # IMEI -> when its port went away
         self._scan_task: asyncio.Task[None] | None = None
+        # told about each committed inbound message (the messaging layer's keyword handling)
+        self.inbound_listeners: list[MessageListener] = []
         self._closing = False
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -136,8 +137,7 @@ class ModemPool:
             live.add(real)
             supervisor = ModemSupervisor(
                 path, spec, pool=self, scheduler=self.scheduler, store=self.store,
-                options=self.options, inbound_options=self._inbound_options,
-                opener=self._opener,
+                options=self.options, opener=self._opener,
             )
             self.supervisors[path] = supervisor
             log_event(_LOG, "port_found", path=path)
@@ -181,6 +181,10 @@ class ModemPool:
         if candidate in taken:
             candidate = f"modem-{digits}" if digits else supervisor.path
         return candidate
+
+    def inbound_message(self, message: InboundMessage) -> None:
+        for listener in tuple(self.inbound_listeners):
+            listener(message)
 
     def supervisor_finished(self, supervisor: ModemSupervisor) -> None:
         if self.supervisors.get(supervisor.path) is supervisor:

@@ -58,7 +58,9 @@ from gateway.modem_status import (
     StateChange,
     SupervisorState,
 )
+from gateway.ports import open_modem
 from gateway.scheduler import ModemInfo, Scheduler
+from gateway.store.models import InboundMessage
 from gateway.worker import Worker
 
 if TYPE_CHECKING:
@@ -68,11 +70,6 @@ _LOG = logging.getLogger(__name__)
 
 HISTORY = 32  # state changes kept per supervisor for the status page
 ModemOpener = Callable[[str, str, PoolOptions], Awaitable[Modem]]
-
-
-async def open_modem(path: str, name: str, options: PoolOptions) -> Modem:
-    """The production path for real and simulated modems alike: a tty path, opened exclusively."""
-    return await Modem.open(path, name=name, config=options.modem)
 
 
 class DuplicatePortError(Exception):
@@ -101,6 +98,8 @@ class PoolHooks(Protocol):
     def identify(self, supervisor: ModemSupervisor, identity: ModemIdentity) -> ModemRecord: ...
 
     def supervisor_finished(self, supervisor: ModemSupervisor) -> None: ...
+
+    def inbound_message(self, message: InboundMessage) -> None: ...
 
 
 class _End(enum.Enum):
@@ -131,7 +130,6 @@ class ModemSupervisor:
         scheduler: Scheduler,
         store: Store,
         options: PoolOptions,
-        inbound_options: InboundOptionsLike | None = None,
         opener: ModemOpener = open_modem,
     ) -> None:
         self.path = path
@@ -140,7 +138,6 @@ class ModemSupervisor:
         self._pool = pool
         self.scheduler = scheduler
         self.store = store
-        self._inbound_options = inbound_options
         self._opener = opener
         self.state = SupervisorState.PROBING
         self.since = datetime.now(UTC)
@@ -412,7 +409,7 @@ class ModemSupervisor:
         assert self.record is not None
         self._inbound = InboundHandler(
             self.record.modem_id, modem, store=self.store, scheduler=self.scheduler,
-            counters=self.counters, options=self._inbound_options,
+            counters=self.counters, on_message=self._pool.inbound_message,
         )
         self._worker = Worker(self, modem, self.scheduler)
         if self._stopping:
@@ -630,11 +627,6 @@ class ModemSupervisor:
                 self._unsubscribe()
                 self._unsubscribe = None
             await modem.close()
-
-
-class InboundOptionsLike(Protocol):
-    @property
-    def reassembly_timeout_s(self) -> float: ...
 
 
 def _present(path: str) -> bool:

@@ -36,10 +36,14 @@ async def wait_inbound(rig: Rig, count: int, within: float = 10.0) -> list[Inbou
 
 async def test_single_sms_is_stored_then_deleted_from_the_sim(rig: Rig) -> None:
     await rig.start(2)
-    rig.sim.net.send_from_handset(SENDER, "modem1", "STOP")
+    heard: list[InboundMessage] = []
+    rig.gw.pool.inbound_listeners.append(heard.append)
+    rig.sim.net.send_from_handset(SENDER, "modem1", "Is my order on its way?")
     (message,) = await wait_inbound(rig, 1)
-    assert (message.sender, message.text, message.complete) == (SENDER, "STOP", True)
+    assert (message.sender, message.complete) == (SENDER, True)
+    assert message.text == "Is my order on its way?"
     assert message.modem_id == "modem1"
+    assert [m.id for m in heard] == [message.id]  # listeners hear of it after the commit
     await eventually(lambda: storage_used(rig, 1) == 0, what="SIM storage emptied")
 
 
@@ -58,10 +62,14 @@ async def test_concatenated_parts_out_of_order_are_reassembled(rig: Rig) -> None
 
 async def test_missing_part_is_delivered_incomplete_after_the_timeout(rig: Rig) -> None:
     await rig.start(1)
+    heard: list[InboundMessage] = []
+    rig.gw.janitor.on_message = heard.append
     sent = rig.sim.net.send_from_handset(SENDER, "modem0", LONG + " " + LONG, drop=[2])
     total = sent["parts"]
     assert total >= 3
     (message,) = await wait_inbound(rig, 1, within=10.0)
+    await eventually(lambda: heard, what="the janitor's notice")
+    assert [m.id for m in heard] == [message.id]
     assert not message.complete
     assert message.missing == (2,)
     assert (message.parts_received, message.parts_expected) == (total - 1, total)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.store.models import MessageStatus, PartStatus
 from gateway.submit import OutgoingMessage, Refused
-from tests.e2e.e2e_rig import Rig, numbers
+from tests.e2e.e2e_rig import Rig, eventually, numbers
 
 LONG_GSM = (
     "Your appointment on Tuesday at 10:30 with Dr. Example is confirmed. Please bring your "
@@ -66,7 +66,12 @@ async def test_status_reports_stored_on_the_sim_are_read_and_deleted(rig: Rig) -
     message_id = await rig.send(to, "reports via +CDSI")
     await rig.wait_status([message_id], MessageStatus.DELIVERED)
     sim_modem = rig.sim.modems[0]
-    assert all(not store.messages for store in sim_modem.stores.values())
+    assert sim_modem.counters.status_reports == 1
+    # deleted from "SR" once the report is committed (right after the status changed)
+    await eventually(
+        lambda: all(not store.messages for store in sim_modem.stores.values()),
+        what="the report deleted from SR storage",
+    )
 
 
 async def test_refusals_happen_before_anything_is_stored(rig: Rig) -> None:
