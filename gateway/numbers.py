@@ -10,6 +10,7 @@ queued, with `reason` saying why.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -147,6 +148,41 @@ def lookup(
     number: str, policy: NumberPolicy, learned: LearnedReachability | None = None
 ) -> NumberLookup:
     """Everything known about `number` without asking the network."""
+    if learned is None:
+        return _offline(number, policy)
+    return _lookup(number, policy, learned)
+
+
+# Campaigns and retries repeat numbers, and the API answers with the look-up the submit made:
+# the pure part is cached (a NumberLookup is immutable, so sharing it is safe).
+@functools.lru_cache(maxsize=16_384)
+def _offline(number: str, policy: NumberPolicy) -> NumberLookup:
+    return _lookup(number, policy, None)
+
+
+def _kind_facts(parsed: phonenumbers.PhoneNumber) -> tuple[Any, bool, str | None, str | None,
+                                                            tuple[str, ...]]:
+    """libphonenumber's number type, validity, region, carrier and time zones with the type
+    matched once: `is_valid_number`, `number_type`, `carrier.name_for_number` and
+    `time_zones_for_number` each match it again (the regex work is most of a look-up)."""
+    region = phonenumbers.region_code_for_number(parsed)
+    ntype = phonenumbers.number_type(parsed)
+    # is_valid_number: the type is known for the number's own region (number_type uses the
+    # same region and metadata, so an UNKNOWN type is exactly an invalid number)
+    valid = region is not None and ntype != PhoneNumberType.UNKNOWN
+    if not valid:
+        return ntype, False, region, None, ()
+    name = carrier.name_for_valid_number(parsed, "en") if carrier._is_mobile(ntype) else ""
+    if phonenumbers.is_number_type_geographical(ntype, parsed.country_code or 0):
+        zones = timezone.time_zones_for_geographical_number(parsed)
+    else:
+        zones = timezone._country_level_time_zones_for_number(parsed)
+    return ntype, True, region, name or None, tuple(z for z in zones if z != "Etc/Unknown")
+
+
+def _lookup(
+    number: str, policy: NumberPolicy, learned: LearnedReachability | None
+) -> NumberLookup:
     text = number.strip()
     cleaned = _CLEAN.sub("", text)
     if not cleaned:
@@ -165,14 +201,9 @@ def lookup(
     except phonenumbers.NumberParseException as exc:
         return _refuse(text, f"not a phone number: {exc}")
     possible = phonenumbers.is_possible_number(parsed)
-    valid = phonenumbers.is_valid_number(parsed)
+    ntype, valid, region, carrier_name, zones = _kind_facts(parsed)
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    region = phonenumbers.region_code_for_number(parsed)
-    kind = (
-        _TYPES.get(phonenumbers.number_type(parsed), NumberType.UNKNOWN)
-        if valid
-        else (NumberType.UNKNOWN)
-    )
+    kind = _TYPES.get(ntype, NumberType.UNKNOWN) if valid else NumberType.UNKNOWN
     known: dict[str, Any] = {
         "e164": e164,
         "valid": valid,
@@ -180,10 +211,8 @@ def lookup(
         "number_type": kind,
         "region": region,
         "country_code": parsed.country_code,
-        "carrier": (carrier.name_for_number(parsed, "en") or None) if valid else None,
-        "time_zones": tuple(
-            z for z in timezone.time_zones_for_number(parsed) if z != "Etc/Unknown"
-        ),
+        "carrier": carrier_name,
+        "time_zones": zones,
     }
     if learned is not None:
         known["reachability"] = learned.state

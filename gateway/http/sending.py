@@ -7,12 +7,11 @@ per message, in order, after that commit. Refusals carry the problem slug the AP
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from gateway.numbers import NumberLookup, NumberPolicy, lookup
+from gateway.numbers import NumberLookup, lookup
 from gateway.store.models import Category, Message
 from gateway.submit import OutgoingMessage, Refused
 
@@ -55,14 +54,10 @@ class Rejected:
 Outcome = Accepted | Rejected
 
 
-@functools.lru_cache(maxsize=65536)
-def _lookup(number: str, policy: NumberPolicy) -> NumberLookup:
-    return lookup(number, policy)
-
-
 def number_lookup(ctx: ApiContext, number: str) -> NumberLookup:
-    """Offline look-up (no learned reachability: `GET /numbers/{n}` has that)."""
-    return _lookup(number, ctx.runtime.numbers.policy)
+    """Offline look-up (no learned reachability: `GET /numbers/{n}` has that); cached in
+    `gateway.numbers`, so the answer to a submit reuses the look-up the submit made."""
+    return lookup(number, ctx.runtime.numbers.policy)
 
 
 async def send(ctx: ApiContext, messages: Sequence[OutgoingMessage], route: str
