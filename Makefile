@@ -36,8 +36,16 @@ system-deps:
 	  fi; \
 	fi
 
+# Real modems configured ([[modems]] in /etc/smsgw/smsgw.toml, $$SMSGW_CONFIG or SMSGW_MODEMS):
+# run on them; otherwise on four simulated modems with the simulator's control API on :8025.
+HAS_MODEMS := import sys; from gateway.config import load_config; sys.exit(0 if load_config().modems else 1)
 run: $(STAMP)
-	$(BIN)/smsgw run --sim 4
+	@if $(BIN)/python -c '$(HAS_MODEMS)' 2>/dev/null; then \
+	  echo "real modems are configured: starting without the simulator"; \
+	  exec $(BIN)/smsgw run; \
+	else \
+	  exec $(BIN)/smsgw run --sim 4 --sim-control 127.0.0.1:8025; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

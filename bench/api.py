@@ -159,8 +159,10 @@ async def _bench(directory: Path) -> None:
         assert url is not None
         await _run_client(url, key, "single", min(posts, 500), concurrency, 1)  # warm-up
         cpu = _cpu()
+        commits = gateway.store.commits
         single = await _run_client(url, key, "single", posts, concurrency, 1)
         single_cpu = (_cpu() - cpu) / max(single["accepted"], 1)
+        single_commits = gateway.store.commits - commits
         lat = sorted(single["latencies"])
         print(f"single POST, concurrency {concurrency}: {single['accepted']} accepted in "
               f"{single['elapsed']:.2f} s = {single['accepted'] / single['elapsed']:,.0f} posts/s;"
@@ -169,6 +171,10 @@ async def _bench(directory: Path) -> None:
               + (f"; errors {single['errors']}" if single["errors"] else ""))
         print(f"  gateway CPU per accepted POST: {single_cpu * 1e6:.0f} us "
               f"(a bound independent of other load: {1 / single_cpu:,.0f} posts/s per core)")
+        # every store write (messages, consent caps, webhooks) goes through the group commit:
+        # posts per commit says whether concurrent posts share their fsync
+        print(f"  group commit: {single_commits} commits for {single['accepted']} posts "
+              f"({single['accepted'] / max(single_commits, 1):.1f} posts per commit)")
         cpu = _cpu()
         many = await _run_client(url, key, "batch", batches, 4, batch)
         many_cpu = (_cpu() - cpu) / max(many["accepted"], 1)

@@ -9,6 +9,7 @@ tasks (re-init after a boot banner, `+CNMA` acks) and cancels them on close.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -79,6 +80,7 @@ _SIM_ERRORS = {10: SimState.NOT_INSERTED, 13: SimState.FAILURE, 14: SimState.BUS
 _RETRYABLE = frozenset({ErrorClass.TEMPORARY, ErrorClass.MODEM})
 _NOT_SUPPORTED = frozenset({("CME", 4), ("CMS", 303), (None, None), ("CME", 3)})
 _MAX_INIT_ATTEMPTS = 3
+DEFAULT_BAUDRATE = 115200  # what UART modules default to; USB CDC-ACM modems ignore it
 
 
 class ModemState(StrEnum):
@@ -131,25 +133,42 @@ class Modem:
 
     @classmethod
     async def open(
-        cls, url: str, *, name: str | None = None, config: ModemConfig | None = None
+        cls,
+        url: str,
+        *,
+        name: str | None = None,
+        config: ModemConfig | None = None,
+        baudrate: int = DEFAULT_BAUDRATE,
     ) -> Modem:
-        """Open a tty path (`/dev/serial/by-id/...`) or a pyserial URL (`socket://h:p`),
-        exclusively: a second program on an AT port garbles both (modem-behaviour row 22)."""
-        import serial
-        from serial_asyncio_fast import create_serial_connection
+        """Open a tty path (`/dev/serial/by-id/...`) or a pyserial URL (`socket://h:p`).
 
-        kwargs: dict[str, Any] = {}
-        if "://" not in url:
-            kwargs = {"baudrate": 115200, "exclusive": True}
+        A tty is opened exclusively (a second program on an AT port garbles both, modem-behaviour
+        row 22) as pyserial's `PosixPollSerial`: the default `Serial.read` waits in `select()`,
+        which fails for descriptors numbered 1,024 and up (about two hundred open modems), and
+        `poll()` also reports a vanished USB device as an error instead of silence. `baudrate`
+        matters only to UART-attached modules (a SIM800 on a Pi header); USB modems ignore it.
+        """
+        import serial
+        from serial.serialposix import PosixPollSerial
+        from serial_asyncio_fast import connection_for_serial, create_serial_connection
 
         async def opener(
             factory: Callable[[], asyncio.Protocol],
         ) -> tuple[asyncio.BaseTransport, asyncio.BaseProtocol]:
             loop = asyncio.get_running_loop()
             try:
-                transport, protocol = await create_serial_connection(loop, factory, url, **kwargs)
+                if "://" in url:
+                    transport, protocol = await create_serial_connection(
+                        loop, factory, url, baudrate=baudrate
+                    )
+                    return transport, protocol
+                # opening a tty may block: the executor, as create_serial_connection does
+                port = await loop.run_in_executor(
+                    None, functools.partial(PosixPollSerial, url, baudrate, exclusive=True)
+                )
             except (serial.SerialException, OSError, ValueError) as exc:
                 raise PortOpenError(f"cannot open {url}: {exc}") from exc
+            transport, protocol = await connection_for_serial(loop, factory, port)
             return transport, protocol
 
         return await cls.connect(opener, name=name or url, config=config)
@@ -567,16 +586,17 @@ class Modem:
                 return
             raise
 
-    async def list_messages(self) -> list[StoredMessage]:
-        """Every message in the read storage (`AT+CMGL=4`, PDU mode)."""
+    async def list_messages(self, *, storage: str | None = None) -> list[StoredMessage]:
+        """Every message in the read storage (`AT+CMGL=4`, PDU mode). `storage="SR"` lists the
+        status reports a modem stored while nobody was listening (the start-up drain)."""
         await self._await_ready()
-        async with self._storage_lock:
+        async with self._storage_lock, self._in_storage(storage) as where:
             response = await self.channel.execute(
                 at.LIST_MESSAGES,
                 deadline=self.config.list_timeout,
                 prefixes=frozenset({"+CMGL:"}),
             )
-        return at.message_list(self._storage)(response)
+        return at.message_list(where)(response)
 
     async def read_message(self, index: int, *, storage: str | None = None) -> StoredMessage | None:
         """One stored message; None when the slot is empty. `storage="SR"` reads a status report

@@ -176,7 +176,6 @@ class ModemConfig(_Section):
     group: str | None = None
     limits: LimitsConfig = LimitsConfig()
     baudrate: int = Field(default=115200, gt=0)
-    dialect: str | None = None
     smsc: str | None = None
 
     @field_validator("path")
@@ -244,6 +243,31 @@ class WebhooksConfig(_Section):
     timeout_s: float = Field(default=10.0, gt=0)
 
 
+class PoolConfig(_Section):
+    """Supervision timings (`PoolOptions` with an `_s` suffix). Unset keys keep the built-in
+    value, which is shorter for simulated modems: a default here would override that."""
+
+    health_interval_s: float | None = Field(default=None, gt=0, le=3600)
+    degraded_poll_s: float | None = Field(default=None, gt=0, le=3600)
+    degraded_reset_after_s: float | None = Field(default=None, gt=0, le=86400)
+    scan_interval_s: float | None = Field(default=None, gt=0, le=3600)
+    reopen_delay_s: float | None = Field(default=None, ge=0, le=3600)
+    quarantine_initial_s: float | None = Field(default=None, gt=0, le=86400)
+    quarantine_max_s: float | None = Field(default=None, gt=0, le=604800)
+    stable_after_s: float | None = Field(default=None, gt=0, le=86400)
+    idle_wait_s: float | None = Field(default=None, gt=0, le=600)
+    repair_timeout_s: float | None = Field(default=None, gt=0, le=3600)
+    open_timeout_s: float | None = Field(default=None, gt=0, le=3600)
+    shutdown_grace_s: float = Field(default=15.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> PoolConfig:
+        low, high = self.quarantine_initial_s, self.quarantine_max_s
+        if low is not None and high is not None and low > high:
+            raise ValueError("quarantine_initial_s must not exceed quarantine_max_s")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -266,6 +290,7 @@ class Settings(BaseSettings):
     webhooks: WebhooksConfig = WebhooksConfig()
     messaging: MessagingConfig = MessagingConfig()
     health: HealthConfig = HealthConfig()
+    pool: PoolConfig = PoolConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -32,6 +32,7 @@ from gateway.http.app import build_app
 from gateway.inbound import ReassemblyJanitor
 from gateway.logging import log_event
 from gateway.messaging import Messaging, secret_for_database
+from gateway.metrics import GatewayMetrics
 from gateway.modem_status import PoolOptions, PortSpec
 from gateway.numbers import NumberService, policy_from_config
 from gateway.pool import DEFAULT_GLOB, ModemPool
@@ -170,6 +171,7 @@ def port_specs(settings: Settings) -> list[PortSpec]:
             group=modem.group,
             limits=SimLimits.from_config(modem.limits),
             smsc=modem.smsc,
+            baudrate=modem.baudrate,
         )
         for modem in settings.modems
     ]
@@ -201,6 +203,9 @@ class Gateway:
         self.scheduler = scheduler
         self.pool = pool
         self.numbers = numbers
+        # one registry per gateway: the workers observe submit times, `/metrics` shows them
+        self.metrics = GatewayMetrics()
+        pool.metrics = self.metrics
         self.submitter = Submitter(
             scheduler,
             numbers,

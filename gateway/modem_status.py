@@ -41,6 +41,7 @@ class PortSpec:
     group: str | None = None
     limits: SimLimits = field(default_factory=SimLimits)
     smsc: str | None = None
+    baudrate: int = 115200  # UART modules only; USB modems ignore it
 
     @property
     def is_glob(self) -> bool:

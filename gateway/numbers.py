@@ -204,31 +204,36 @@ def _lookup(
     ntype, valid, region, carrier_name, zones = _kind_facts(parsed)
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     kind = _TYPES.get(ntype, NumberType.UNKNOWN) if valid else NumberType.UNKNOWN
-    known: dict[str, Any] = {
-        "e164": e164,
-        "valid": valid,
-        "possible": possible,
-        "number_type": kind,
-        "region": region,
-        "country_code": parsed.country_code,
-        "carrier": carrier_name,
-        "time_zones": zones,
-    }
-    if learned is not None:
-        known["reachability"] = learned.state
-        known["reachability_reason"] = learned.reason
+    ok = False
     if not valid:
         why = "not a valid number" if possible else "impossible number (wrong length)"
-        return _refuse(text, f"{why} for {region or 'its country code'}", **known)
-    allowed = _SMS_TYPES | ({NumberType.FIXED_LINE} if policy.allow_fixed_line else set())
-    if kind not in allowed:
-        return _refuse(text, f"a {kind.value.replace('_', ' ')} number cannot receive SMS", **known)
-    if learned is not None and learned.state is Reachability.INVALID:
-        return _refuse(text, f"recently unreachable: {learned.reason}", **known)
-    reason = "ok"
-    if learned is not None and learned.state is Reachability.ABSENT:
-        reason = f"accepted; recipient was recently absent ({learned.reason}): delivery may be late"
-    return _refuse(text, reason, can_receive_sms=True, **known)
+        reason = f"{why} for {region or 'its country code'}"
+    elif kind not in _SMS_TYPES and not (kind is NumberType.FIXED_LINE and policy.allow_fixed_line):
+        reason = f"a {kind.value.replace('_', ' ')} number cannot receive SMS"
+    elif learned is not None and learned.state is Reachability.INVALID:
+        reason = f"recently unreachable: {learned.reason}"
+    else:
+        ok = True
+        reason = "ok"
+        if learned is not None and learned.state is Reachability.ABSENT:
+            reason = (f"accepted; recipient was recently absent ({learned.reason}):"
+                      " delivery may be late")
+    return NumberLookup(
+        input=text,
+        e164=e164,
+        valid=valid,
+        possible=possible,
+        number_type=kind,
+        region=region,
+        country_code=parsed.country_code,
+        carrier=carrier_name,
+        time_zones=zones,
+        short_code=False,
+        reachability=None if learned is None else learned.state,
+        reachability_reason=None if learned is None else learned.reason,
+        can_receive_sms=ok,
+        reason=reason,
+    )
 
 
 class _ReachabilityReader(Protocol):

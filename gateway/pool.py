@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from gateway.scheduler import Scheduler
     from gateway.store.models import InboundMessage
     from gateway.store.protocol import Store
+    from gateway.worker import SubmitObserver
 
 _LOG = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class ModemPool:
         # told about each committed inbound message (the messaging layer's keyword handling)
         self.inbound_listeners: list[MessageListener] = []
         self._closing = False
+        # where workers report submit times (the daemon's `GatewayMetrics`), None: nowhere
+        self.metrics: SubmitObserver | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -205,6 +208,26 @@ class ModemPool:
             if supervisor.modem_id == modem_id and supervisor.duplicate_of is None:
                 return supervisor
         return None
+
+    # --- operator actions (the API and the status page: pause, resume, reset) ------------------
+
+    def pause(self, modem_id: str) -> bool:
+        """Stop `modem_id` claiming jobs; False when no live port drives it."""
+        supervisor = self.supervisor(modem_id)
+        return supervisor is not None and supervisor.pause()
+
+    def resume(self, modem_id: str) -> bool:
+        supervisor = self.supervisor(modem_id)
+        return supervisor is not None and supervisor.resume()
+
+    def reset(self, modem_id: str) -> bool:
+        """Reset `modem_id` (`AT+CFUN=1,1`, re-initialisation) now; False if it has no session."""
+        supervisor = self.supervisor(modem_id)
+        return supervisor is not None and supervisor.reset()
+
+    def is_paused(self, modem_id: str) -> bool:
+        supervisor = self.supervisor(modem_id)
+        return supervisor is not None and supervisor.paused
 
     def statuses(self) -> list[ModemStatus]:
         out: list[ModemStatus] = []

@@ -69,7 +69,7 @@ if TYPE_CHECKING:
 _LOG = logging.getLogger(__name__)
 
 HISTORY = 32  # state changes kept per supervisor for the status page
-ModemOpener = Callable[[str, str, PoolOptions], Awaitable[Modem]]
+ModemOpener = Callable[[str, str, PoolOptions, int], Awaitable[Modem]]
 
 
 class DuplicatePortError(Exception):
@@ -90,6 +90,7 @@ class ModemRecord:
     path: str
     supervisor: ModemSupervisor | None = None
     quarantine_level: int = 0
+    paused: bool = False  # an operator's pause outlives a re-plug
 
 
 class PoolHooks(Protocol):
@@ -115,6 +116,7 @@ class _Trouble:
     rung: int  # 0 probe, 1 reset, 2 reopen, 3 quarantine
     reason: str
     soft: bool = False  # a SIM/account error: stop sending, keep the port open for inbound
+    exact: bool = False  # an operator's request: this rung, not the next one up the ladder
 
 
 _PROBE, _RESET, _REOPEN, _QUARANTINE = range(4)
@@ -155,6 +157,7 @@ class ModemSupervisor:
         self._trouble: _Trouble | None = None
         self._lost = False
         self._stopping = False
+        self.paused = False  # an operator's pause: no new jobs; inbound and polls go on
         self._poll_soon = False
         self._degraded_since: float | None = None
         self._ready_since: float | None = None
@@ -244,6 +247,53 @@ class ModemSupervisor:
                 await task
         await self._end_session()
 
+    # --- operator actions ----------------------------------------------------------------
+
+    def pause(self) -> bool:
+        """Take no new job (the one in flight finishes); inbound and health polls go on."""
+        if self._stopping:
+            return False
+        if self.record is not None:
+            self.record.paused = True
+        if not self.paused:
+            self.paused = True
+            self.claimable.clear()
+            self._note("paused by operator")
+            if self.record is not None:
+                self.scheduler.modem_down(self.record.modem_id, "paused")
+        return True
+
+    def resume(self) -> bool:
+        """Claim jobs again (once the modem is ready)."""
+        if self._stopping:
+            return False
+        if self.record is not None:
+            self.record.paused = False
+        if self.paused:
+            self.paused = False
+            self._note("resumed by operator")
+            if self.state is SupervisorState.READY and self._trouble is None:
+                self.claimable.set()
+        return True
+
+    def reset(self) -> bool:
+        """`AT+CFUN=1,1` and re-initialisation now, as the escalation ladder's reset rung does;
+        False when there is no open session to reset (quarantined, gone, stopping)."""
+        if self._stopping or self.modem is None or self._lost:
+            return False
+        self.claimable.clear()
+        if self.record is not None:
+            self.scheduler.modem_down(self.record.modem_id, "reset requested")
+        if self._trouble is None or self._trouble.rung < _RESET:
+            self._trouble = _Trouble(_RESET, "reset requested by operator", exact=True)
+        self._wakeup.set()
+        return True
+
+    def _note(self, reason: str) -> None:
+        """A history line for an operator action that leaves the state as it is."""
+        self.history.append(StateChange(datetime.now(UTC), self.state, reason))
+        log_event(_LOG, "modem_action", modem=self.label, path=self.path, action=reason)
+
     def wake(self) -> None:
         """Try again now (a duplicate port whose twin went away; a test)."""
         self.quarantined_until = None
@@ -324,7 +374,7 @@ class ModemSupervisor:
             self._degraded_since = None
             if self._ready_since is None:
                 self._ready_since = time.monotonic()
-            if not self._stopping and self._trouble is None:
+            if not self._stopping and self._trouble is None and not self.paused:
                 self.claimable.set()
         else:
             self._ready_since = None
@@ -384,11 +434,13 @@ class ModemSupervisor:
 
     async def _open_session(self) -> tuple[Modem, ModemHealth]:
         self._lost = False
-        modem = await self._opener(self.path, self.label, self.options)
+        modem = await self._opener(self.path, self.label, self.options, self.spec.baudrate)
         try:
             unsubscribe = modem.subscribe(self._on_event)
             identity = await modem.initialize()
             self.record = self._pool.identify(self, identity)
+            if self.record.paused:
+                self.paused = True
             self.duplicate_of = None
             health = await modem.health()
         except BaseException:
@@ -411,7 +463,8 @@ class ModemSupervisor:
             self.record.modem_id, modem, store=self.store, scheduler=self.scheduler,
             counters=self.counters, on_message=self._pool.inbound_message,
         )
-        self._worker = Worker(self, modem, self.scheduler)
+        self._worker = Worker(self, modem, self.scheduler,
+                              metrics=getattr(self._pool, "metrics", None))
         if self._stopping:
             self._worker.stop()
         self._spawn(self._inbound.run(), "inbound")
@@ -515,8 +568,9 @@ class ModemSupervisor:
     async def _escalate(self, modem: Modem) -> _End | None:
         trouble = self._trouble
         assert trouble is not None
-        rung = max(trouble.rung, self._rung)
-        self._rung = rung + 1
+        rung = trouble.rung if trouble.exact else max(trouble.rung, self._rung)
+        if not trouble.exact:
+            self._rung = rung + 1
         self.last_error = trouble.reason
         if trouble.soft:
             # a SIM/account error: the modem is fine, keep receiving on it, stop sending

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from drivers.errors import (
     AtError,
@@ -52,9 +52,23 @@ _LOG = logging.getLogger(__name__)
 FAST_SUBMIT = 0.05  # seconds: a modem this quick may claim one job ahead (see `_loop`)
 
 
+class SubmitObserver(Protocol):
+    """Where submit times go (`GatewayMetrics`)."""
+
+    def observe_modem_submit(self, modem_id: str, seconds: float) -> None: ...
+
+
 class Worker:
-    def __init__(self, host: ModemSupervisor, modem: Modem, scheduler: Scheduler) -> None:
+    def __init__(
+        self,
+        host: ModemSupervisor,
+        modem: Modem,
+        scheduler: Scheduler,
+        *,
+        metrics: SubmitObserver | None = None,
+    ) -> None:
         self.host = host
+        self.metrics = metrics
         self.modem = modem
         self.scheduler = scheduler
         self._stopping = False
@@ -189,6 +203,7 @@ class Worker:
                 await self.modem.set_burst(True)
         sent_now = 0
         on_wire = False
+        started = time.monotonic()
         try:
             for pdu in pdus:
                 if self.modem.channel.lost is not None:
@@ -205,6 +220,8 @@ class Worker:
                     job, pdu.seq, mr, pdu=pdu.hex, tpdu_length=pdu.tpdu_length
                 ))
             host.counters.messages_sent += 1
+            if self.metrics is not None and host.modem_id is not None:
+                self.metrics.observe_modem_submit(host.modem_id, time.monotonic() - started)
             log_event(_LOG, "sent", level=logging.DEBUG, modem=host.label,
                       message=job.message_id, parts=len(pdus))
         except asyncio.CancelledError:
@@ -269,4 +286,4 @@ class Worker:
             await outcome
 
 
-__all__ = ["Worker"]
+__all__ = ["SubmitObserver", "Worker"]

@@ -922,7 +922,8 @@ class SimModem:
                 self._rdy_timer.cancel()
                 self._rdy_timer = None
         elif kind is FaultKind.UNPLUG:
-            pass  # the replug timer brings it back
+            if self.unplugged:
+                self._replug()  # cleared from outside: back at once, not never
         elif kind is FaultKind.URC_STORM:
             if self._storm_timer is not None:
                 self._storm_timer.cancel()

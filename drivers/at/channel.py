@@ -400,9 +400,13 @@ class AtChannel(asyncio.Protocol):
         pending = self._pending
         if frame is PROMPT:
             if pending is not None and pending.phase is _Phase.PROMPT and pending.prompt:
+                try:
+                    self._write(pending.payload + CTRL_Z)
+                except ConnectionLost as exc:
+                    self._fail(exc)  # nothing written: the submit stays ConnectionLost
+                    return
                 pending.phase = _Phase.SUBMITTED
                 pending.echo_left = pending.payload.decode("ascii")
-                self._write(pending.payload + CTRL_Z)
                 if not pending.prompt.done():
                     pending.prompt.set_result(None)
             else:
@@ -469,7 +473,7 @@ class AtChannel(asyncio.Protocol):
         pending = self._pending
         if pending is not None:
             if not pending.done.done():
-                pending.done.set_exception(error)
+                pending.done.set_exception(_lost_during(pending, error))
             if pending.prompt is not None and not pending.prompt.done():
                 pending.prompt.set_exception(error)
         if not self._connected.done():
@@ -481,6 +485,16 @@ class AtChannel(asyncio.Protocol):
                 self.on_lost(error)
             except Exception:
                 _LOG.exception("%s: connection-lost handler failed", self.name)
+
+
+def _lost_during(pending: _Pending, error: ConnectionLost) -> ModemError:
+    """Once the PDU and Ctrl-Z are written the SMS may have gone out, whatever happens to the
+    port afterwards: a caller told `ConnectionLost` would resend it blindly (a duplicate)."""
+    if pending.phase is _Phase.SUBMITTED:
+        lost = SubmitOutcomeUnknown(f"{error} after Ctrl-Z: the message may have been sent")
+        lost.__cause__ = error
+        return lost
+    return error
 
 
 class _Expired(Exception):

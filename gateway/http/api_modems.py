@@ -2,7 +2,7 @@
 `/api/v1/numbers/{number}` (the offline HLR-style look-up with learned reachability).
 
 Modem actions are asked of the pool (`ModemPool.pause/resume/reset(modem_id)`, sync or async,
-returning whether the modem took the action); a pool without them answers 501.
+returning whether the modem took the action).
 """
 
 from __future__ import annotations
@@ -71,10 +71,7 @@ async def modem_action(request: web.Request) -> web.Response:
         raise ProblemError("not-found", f"no modem action {action!r}: pause, resume or reset")
     status = _find(ctx, request.match_info["id"])
     assert status.modem_id is not None
-    perform = getattr(ctx.runtime.pool, action, None)
-    if perform is None:
-        raise ProblemError("not-implemented", f"this gateway's modem pool cannot {action} modems")
-    result = perform(status.modem_id)
+    result = getattr(ctx.runtime.pool, action)(status.modem_id)
     if inspect.isawaitable(result):
         result = await result
     after = _find(ctx, status.modem_id)

@@ -42,7 +42,6 @@ async def test_openapi_contract_holds_under_generated_requests(rig: ApiRig, tmp_
         "--checks", "all",
         "--phases", "examples,coverage,fuzzing,stateful",
         "--exclude-checks", "ignored_auth,positive_data_acceptance",
-        "--exclude-operation-id", "modemAction",
         "--seed", "1",
         "--no-color",
         "--workers", "1",

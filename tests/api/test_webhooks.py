@@ -85,7 +85,9 @@ async def test_endpoint_gets_status_and_inbound_events_and_its_secret_once(
     data = json.loads(reply.body)["data"]
     assert (data["from"], data["text"], data["modem_id"]) == (
         "+4917611112222", "thanks, got it", "modem0")
-    assert data["to"] == api.rig.gw.pool.statuses()[0].identity.msisdn  # type: ignore[union-attr]
+    (modem0,) = [s for s in api.rig.gw.pool.statuses() if s.modem_id == "modem0"]
+    assert modem0.identity is not None
+    assert data["to"] == modem0.identity.msisdn
     statuses = [json.loads(c.body)["data"]["status"] for c in receiver.at("/hook")
                 if b"message.status" in c.body]
     await eventually(lambda: len([c for c in receiver.at("/hook")

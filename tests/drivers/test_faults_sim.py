@@ -335,6 +335,34 @@ async def test_reboot_during_submit_is_outcome_unknown(rig: SimRig) -> None:
     await until(lambda: sender.ready, 5.0)
 
 
+async def test_unplug_after_ctrl_z_is_outcome_unknown(rig: SimRig) -> None:
+    """The PDU and Ctrl-Z were written: the SMS may have gone out, so not ConnectionLost."""
+    sender, sender_sim, _, receiver_sim = await pair(rig)
+    events: list[ModemEvent] = []
+    sender.subscribe(events.append)
+    inject(sender_sim, FaultKind.SLOW_SUBMIT, seconds=5.0)
+    task = asyncio.create_task(send_text(sender, receiver_sim.sim.msisdn, "gone?"))
+    await until(lambda: sender_sim.mode.value == "busy")  # the submit was accepted
+    sender_sim.unplug(0.2)
+    with pytest.raises(SubmitOutcomeUnknown) as caught:
+        await within(task, 2.0)
+    assert isinstance(caught.value.__cause__, ConnectionLost)
+    assert sender.state is ModemState.LOST
+    assert [type(e) for e in events].count(ConnectionLostEvent) == 1
+
+
+async def test_unplug_before_the_prompt_is_connection_lost(rig: SimRig) -> None:
+    """Nothing past `AT+CMGS=<n>` was written: nothing was sent, a resend is safe."""
+    sender, sender_sim, _, receiver_sim = await pair(rig)
+    inject(sender_sim, FaultKind.HANG)  # the command is swallowed: no prompt ever comes
+    task = asyncio.create_task(send_text(sender, receiver_sim.sim.msisdn, "never sent"))
+    await until(lambda: _pending_command(sender).startswith("AT+CMGS="))
+    sender_sim.unplug(0.2)
+    with pytest.raises(ConnectionLost):
+        await within(task, 2.0)
+    assert sender_sim.counters.submitted == 0
+
+
 async def test_unplug_fails_waiters_and_publishes_once(rig: SimRig) -> None:
     modem, sim_modem = await rig.ready()
     events: list[ModemEvent] = []
@@ -351,3 +379,8 @@ async def test_unplug_fails_waiters_and_publishes_once(rig: SimRig) -> None:
         await send_text(modem, "+4915205550001", "x")
     assert [type(e) for e in events].count(ConnectionLostEvent) == 1
     assert modem.state is ModemState.LOST
+
+
+def _pending_command(modem: Modem) -> str:
+    pending = modem.channel._pending
+    return pending.command if pending is not None else ""

@@ -116,6 +116,26 @@ async def test_status_reports_routed_or_stored(rig: SimRig, profile: str) -> Non
     assert (await a.health()).storage_used == 0  # the read storage was switched back
 
 
+async def test_status_reports_waiting_in_sr_are_listed(rig: SimRig) -> None:
+    """The start-up drain: reports stored in "SR" while nobody listened are found by listing."""
+    a, _ = await rig.ready("sim7600")  # rejects +CNMI ds=1: reports are stored in "SR"
+    _, sim_b = await rig.ready("sim7600")
+    events: list[ModemEvent] = []
+    a.subscribe(events.append)
+    mrs = {await send_text(a, sim_b.sim.msisdn, f"report {i}", report=True) for i in range(2)}
+    await wait_for(events, StatusReportStored, count=2)
+    assert await a.list_messages() == []  # the home storage holds no reports
+    listed = await a.list_messages(storage="SR")
+    assert len(listed) == 2 and {m.storage for m in listed} == {"SR"}
+    reports = [decode_pdu(m.pdu_hex) for m in listed]
+    assert all(isinstance(r, StatusReport) for r in reports)
+    assert {r.message_reference for r in reports if isinstance(r, StatusReport)} == mrs
+    for message in listed:
+        await a.delete_message(message.index, storage="SR")
+    assert await a.list_messages(storage="SR") == []
+    assert (await a.health()).storage_used == 0  # the read storage was switched back
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 async def test_ussd_balance_decoded_per_dialect(rig: SimRig, profile: str) -> None:
     modem, sim_modem = await rig.ready(profile)

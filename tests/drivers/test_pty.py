@@ -9,6 +9,7 @@ import os
 import random
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,6 +82,49 @@ async def test_open_initialise_send_over_pty(pool: SimPool) -> None:
         await b.close()
 
 
+@pytest.fixture
+def high_descriptors() -> Iterator[int]:
+    """Hold enough descriptors that the next ones opened are numbered above 1,024, as in a
+    pool of two hundred modems (five descriptors each)."""
+    held: list[int] = []
+    try:
+        while not held or held[-1] < 1100:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        yield held[-1]
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
+async def test_open_works_past_descriptor_1024(pool: SimPool, high_descriptors: int) -> None:
+    """`select()` cannot watch descriptor 1,024 or above: reads must poll."""
+    modem = await Modem.open(pool.paths[0], config=CONFIG)
+    try:
+        serial_port = serial_of(modem)
+        assert serial_port.fileno() > high_descriptors > 1024
+        identity = await modem.initialize()
+        assert identity.imei == pool.modems[0].imei
+        assert (await modem.health()).registered
+    finally:
+        await modem.close()
+
+
+@pytest.mark.parametrize("baudrate", [9600, 115200])
+async def test_open_sets_the_baudrate(pool: SimPool, baudrate: int) -> None:
+    """UART modules (a SIM800 on a header) need their rate; the tty must be set to it."""
+    import termios
+
+    modem = await Modem.open(pool.paths[0], config=CONFIG, baudrate=baudrate)
+    try:
+        serial_port = serial_of(modem)
+        assert serial_port.baudrate == baudrate
+        speed = termios.tcgetattr(serial_port.fileno())[5]  # ospeed as the kernel holds it
+        assert speed == getattr(termios, f"B{baudrate}")
+        await modem.initialize()
+    finally:
+        await modem.close()
+
+
 async def test_open_is_exclusive(pool: SimPool) -> None:
     first = await Modem.open(pool.paths[0], config=CONFIG)
     try:
@@ -147,3 +191,9 @@ def test_ports_of_one_modem_are_grouped_by_imei() -> None:
     assert [m.path for m in grouped] == ["/dev/serial/by-id/usb-Quectel_EG25-if02-port0",
                                          "/dev/ttyACM0"]
     assert grouped[0].other_paths == ("/dev/serial/by-id/usb-Quectel_EG25-if03-port0",)
+
+
+def serial_of(modem: Modem) -> Any:
+    transport = modem.channel._transport
+    assert transport is not None
+    return transport.get_extra_info("serial")

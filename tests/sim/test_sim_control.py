@@ -118,6 +118,25 @@ async def test_faults_api(api: tuple[SimPool, aiohttp.ClientSession]) -> None:
     assert not pool.modem(0).faults.by_kind
 
 
+@pytest.mark.parametrize("route", ["/modems/modem0/faults", "/modems/modem0/faults/unplug"])
+async def test_clearing_an_unplug_replugs_at_once(
+    api: tuple[SimPool, aiohttp.ClientSession], route: str
+) -> None:
+    """Clearing used to cancel the replug timer and leave the modem gone for good."""
+    pool, http = api
+    path = pool.paths[0]
+    out = await call(http, "POST", "/modems/modem0/faults", {"kind": "unplug", "seconds": 600}, 201)
+    assert out["state"] == "unplugged" and not os.path.exists(path)
+    out = await call(http, "DELETE", route)
+    assert out["faults"] == [] and out["state"] != "unplugged"
+    assert os.path.exists(path) and not pool.modem(0).unplugged
+    client = SerialClient(path)
+    try:
+        await answers_at(client)  # booted again (input sent while it boots is lost: retry)
+    finally:
+        client.close()
+
+
 async def test_behaviours_autoreplies_reset(api: tuple[SimPool, aiohttp.ClientSession]) -> None:
     pool, http = api
     await call(http, "PUT", f"/handsets/{HANDSET}/behaviour", {"behaviour": "absent",
@@ -243,3 +262,13 @@ async def test_pin_required_fault_clears_through_the_api(
     out = await call(http, "DELETE", "/modems/modem0/faults")
     assert out["faults"] == [] and out["state"] == "ready"
     assert pool.modem(0).sim.pin is None
+
+
+async def answers_at(client: SerialClient, tries: int = 20) -> None:
+    for _ in range(tries):
+        try:
+            await client.command("AT", timeout=0.5)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError("the replugged modem never answered AT")
