@@ -99,12 +99,12 @@ class Coalescer(Generic[ItemT, ResultT]):
         pending: list[tuple[list[ItemT], asyncio.Future[list[ResultT] | None]]] = []
         self._pending = pending
         try:
-            await asyncio.sleep(0)
-        finally:
-            self._pending = None
-        if not pending:
-            return list(await self._fn(mine))
-        try:
+            try:
+                await asyncio.sleep(0)
+            finally:
+                self._pending = None
+            if not pending:
+                return list(await self._fn(mine))
             results = list(await self._fn(mine + [x for joined, _f in pending for x in joined]))
         except asyncio.CancelledError:
             for _joined, future in pending:
