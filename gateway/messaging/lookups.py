@@ -10,7 +10,6 @@ exactly `NumberService.lookup`'s.
 
 from __future__ import annotations
 
-import functools
 import re
 import sqlite3
 from collections.abc import Sequence
@@ -40,11 +39,6 @@ def quick_e164(number: str, region: str | None) -> str | None:
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
-@functools.lru_cache(maxsize=4096)
-def cached_lookup(number: str, policy: NumberPolicy) -> NumberLookup:
-    return lookup(number, policy)
-
-
 def _learned(conn: sqlite3.Connection, numbers: Sequence[str], now_ms: int
              ) -> dict[str, LearnedReachability]:
     found: dict[str, LearnedReachability] = {}
@@ -64,7 +58,7 @@ async def lookup_many(numbers: Sequence[str], policy: NumberPolicy, store: objec
                       ) -> list[NumberLookup]:
     """`NumberService(policy, store).lookup` for each number, with one store read for the
     whole batch when the store runs units of work (`SqliteStore`), else one read each."""
-    firsts = [cached_lookup(n, policy) for n in numbers]
+    firsts = [lookup(n, policy) for n in numbers]  # gateway.numbers caches the offline part
     wanted = [f.e164 for f in firsts if f.e164 is not None and not f.short_code]
     if store is None or not wanted:
         return firsts
@@ -80,4 +74,4 @@ async def lookup_many(numbers: Sequence[str], policy: NumberPolicy, store: objec
             for n, f in zip(numbers, firsts, strict=True)]
 
 
-__all__ = ["cached_lookup", "lookup_many", "quick_e164"]
+__all__ = ["lookup_many", "quick_e164"]

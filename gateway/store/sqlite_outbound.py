@@ -556,6 +556,25 @@ def failure(
         f" error_code = ?, error_class = ?, error_detail = ?{excluded_sql} WHERE seq = ?",
         (held, pin, now_ms, record.error_code, record.error_class, record.detail, *params, seq),
     )
+    _parts_back_to_queue(conn, state, seq, modem_id=job.modem_id, code=record.error_code,
+                         error_class=record.error_class, detail=record.detail, now_ms=now_ms)
+    if held is None:
+        state.made_ready += 1
+    return OutcomeResult(job.message_id, MessageStatus.QUEUED, accepted=True)
+
+
+def _parts_back_to_queue(
+    conn: sqlite3.Connection,
+    state: WriterState,
+    seq: int,
+    *,
+    modem_id: str | None,
+    code: str | None,
+    error_class: str | None,
+    detail: str | None,
+    now_ms: int,
+) -> None:
+    """The parts still `sending` wait again, and the message's way back is recorded."""
     conn.execute(
         "UPDATE parts SET status = 'pending', modem_id = NULL WHERE message_seq = ?"
         " AND status = 'sending'",
@@ -568,14 +587,11 @@ def failure(
         SENDING,
         Q,
         at_ms=now_ms,
-        modem_id=job.modem_id,
-        error_code=record.error_code,
-        error_class=record.error_class,
-        detail=record.detail,
+        modem_id=modem_id,
+        error_code=code,
+        error_class=error_class,
+        detail=detail,
     )
-    if held is None:
-        state.made_ready += 1
-    return OutcomeResult(job.message_id, MessageStatus.QUEUED, accepted=True)
 
 
 def _fail(
@@ -632,23 +648,8 @@ def _requeue_uncertain(
         " WHERE seq = ?",
         (modem_id, now_ms, detail, seq),
     )
-    conn.execute(
-        "UPDATE parts SET status = 'pending', modem_id = NULL WHERE message_seq = ?"
-        " AND status = 'sending'",
-        (seq,),
-    )
-    transition(
-        conn,
-        state,
-        seq,
-        SENDING,
-        Q,
-        at_ms=now_ms,
-        modem_id=modem_id,
-        error_code="UNCERTAIN",
-        error_class="temporary",
-        detail=detail,
-    )
+    _parts_back_to_queue(conn, state, seq, modem_id=modem_id, code="UNCERTAIN",
+                         error_class="temporary", detail=detail, now_ms=now_ms)
     state.made_ready += 1
 
 
