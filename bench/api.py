@@ -23,7 +23,7 @@ import socket
 import sqlite3
 import sys
 import tempfile
-import time
+import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -58,49 +58,60 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _threads_cpu() -> dict[int, float]:
+    """CPU seconds per thread of this process (Linux /proc), to tell the event loop's share
+    from the store's threads'."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, float] = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[int(tid)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def _split(before: dict[int, float], after: dict[int, float], count: int) -> str:
+    loop = threading.get_native_id()
+    used = {tid: cpu - before.get(tid, 0.0) for tid, cpu in after.items()}
+    main = used.pop(loop, 0.0)
+    return (f"event loop {main / count * 1e6:.0f} us, "
+            f"store threads {sum(used.values()) / count * 1e6:.0f} us")
+
+
 # --- the load client (child process) -----------------------------------------------------------
 
 
 async def _client(url: str, key: str, mode: str, total: int, concurrency: int, batch: int
                   ) -> dict[str, Any]:
-    import aiohttp
+    from bench import _http_load
 
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    latencies: list[float] = []
-    accepted = 0
-    errors: dict[str, int] = {}
-    counter = iter(range(total))
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
 
-        async def worker() -> None:
-            nonlocal accepted
-            for i in counter:
-                if mode == "single":
-                    path = "/api/v1/messages"
-                    body = json.dumps({"to": f"+49151{i % 10_000_000:08d}",
-                                       "text": f"Your code is {i % 1_000_000:06d}"}).encode()
-                else:
-                    path = "/api/v1/messages/batch"
-                    items = [{"to": f"+49152{(i * batch + j) % 10_000_000:08d}",
-                              "text": f"Batch {i} item {j}"} for j in range(batch)]
-                    body = json.dumps({"messages": items}).encode()
-                started = time.perf_counter()
-                async with session.post(url + path, data=body, headers=headers) as response:
-                    payload = await response.read()
-                    status = response.status
-                latencies.append(time.perf_counter() - started)
-                if status != 202:
-                    errors[str(status)] = errors.get(str(status), 0) + 1
-                elif mode == "single":
-                    accepted += 1
-                else:
-                    accepted += json.loads(payload)["accepted"]
+    def single(i: int) -> tuple[str, bytes]:
+        return "/api/v1/messages", json.dumps({
+            "to": f"+49151{i % 10_000_000:08d}", "text": f"Your code is {i % 1_000_000:06d}",
+        }).encode()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return {"elapsed": elapsed, "latencies": latencies, "accepted": accepted, "errors": errors}
+    def many(i: int) -> tuple[str, bytes]:
+        items = [{"to": f"+49152{(i * batch + j) % 10_000_000:08d}",
+                  "text": f"Batch {i} item {j}"} for j in range(batch)]
+        return "/api/v1/messages/batch", json.dumps({"messages": items}).encode()
+
+    result = await _http_load.run(url, headers, single if mode == "single" else many, total,
+                                  concurrency, keep_bodies=mode != "single")
+    accepted = result.statuses.get(202, 0) if mode == "single" else \
+        sum(json.loads(body)["accepted"] for body in result.bodies)
+    errors = {str(k): v for k, v in result.statuses.items() if k != 202}
+    return {"elapsed": result.elapsed, "latencies": result.latencies, "accepted": accepted,
+            "errors": errors}
 
 
 def client_main(argv: list[str]) -> int:
@@ -154,14 +165,18 @@ async def _bench(directory: Path) -> None:
     # no modems: the figures are about accepting, not sending
     gateway = await Gateway.open(settings, options,
                                  specs=[PortSpec(path=str(directory / "no-modem-*"))])
+    from gateway import heap
+    heap.settle()  # as `smsgw run` does once the gateway is up
     try:
         url = gateway.http_url
         assert url is not None
         await _run_client(url, key, "single", min(posts, 500), concurrency, 1)  # warm-up
-        cpu = _cpu()
+        cpu, threads, client = _cpu(), _threads_cpu(), _children_cpu()
         commits = gateway.store.commits
         single = await _run_client(url, key, "single", posts, concurrency, 1)
         single_cpu = (_cpu() - cpu) / max(single["accepted"], 1)
+        split = _split(threads, _threads_cpu(), max(single["accepted"], 1))
+        client = (_children_cpu() - client) / max(single["accepted"], 1)
         single_commits = gateway.store.commits - commits
         lat = sorted(single["latencies"])
         print(f"single POST, concurrency {concurrency}: {single['accepted']} accepted in "
@@ -170,14 +185,16 @@ async def _bench(directory: Path) -> None:
               f"p99 {_percentile(lat, 0.99) * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms"
               + (f"; errors {single['errors']}" if single["errors"] else ""))
         print(f"  gateway CPU per accepted POST: {single_cpu * 1e6:.0f} us "
-              f"(a bound independent of other load: {1 / single_cpu:,.0f} posts/s per core)")
+              f"(a bound independent of other load: {1 / single_cpu:,.0f} posts/s per core);"
+              f" {split}; load client {client * 1e6:.0f} us")
         # every store write (messages, consent caps, webhooks) goes through the group commit:
         # posts per commit says whether concurrent posts share their fsync
         print(f"  group commit: {single_commits} commits for {single['accepted']} posts "
               f"({single['accepted'] / max(single_commits, 1):.1f} posts per commit)")
-        cpu = _cpu()
+        cpu, threads = _cpu(), _threads_cpu()
         many = await _run_client(url, key, "batch", batches, 4, batch)
         many_cpu = (_cpu() - cpu) / max(many["accepted"], 1)
+        split = _split(threads, _threads_cpu(), max(many["accepted"], 1))
         lat = sorted(many["latencies"])
         print(f"batch POST, {batch} messages each, concurrency 4: {many['accepted']} accepted "
               f"in {many['elapsed']:.2f} s = {many['accepted'] / many['elapsed']:,.0f} msg/s; "
@@ -185,7 +202,7 @@ async def _bench(directory: Path) -> None:
               f"p99 {_percentile(lat, 0.99) * 1000:.0f} ms"
               + (f"; errors {many['errors']}" if many["errors"] else ""))
         print(f"  gateway CPU per accepted batch message: {many_cpu * 1e6:.0f} us "
-              f"({1 / many_cpu:,.0f} msg/s per core)")
+              f"({1 / many_cpu:,.0f} msg/s per core); {split}")
         counts = await gateway.store.counts_by_status()
         stored = sum(counts.values())
         expected = single["accepted"] + many["accepted"] + min(posts, 500)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
+from gateway import heap
 from gateway.config import ConfigError, Settings, add_config_arguments, load_from_args
 from gateway.daemon import Gateway, RuntimeOptions, SimOptions
 from gateway.logging import configure_logging, log_event
@@ -143,6 +144,7 @@ async def serve(settings: Settings, options: RuntimeOptions) -> int:
         # watchdog is fed from this loop, so a stuck loop gets the service restarted.
         async with Notifier.from_environ() as systemd:
             gateway = await Gateway.open(settings, options)
+            heap.settle()  # after start-up, before traffic: see gateway.heap
             await systemd.ready(f"listening on {gateway.http_url}")
             systemd.track_status(lambda: status_line(gateway.health_summary()))
             log_event(_LOG, "started", loop=type(loop).__module__.split(".")[0],

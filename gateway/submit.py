@@ -19,7 +19,11 @@ from gateway.encoding import plan_text
 from gateway.messaging.lookups import lookup_many
 from gateway.numbers import NumberLookup, NumberService
 from gateway.scheduler import Scheduler
-from gateway.store.errors import IdempotencyConflictError, InvalidMessageError
+from gateway.store.errors import (
+    IdempotencyConflictError,
+    InvalidMessageError,
+    StoreClosedError,
+)
 from gateway.store.models import Category, Enqueued, Lane, NewMessage
 
 MAX_TEXT_CHARS = 10_000  # far above any allowed segment count; bounds the work per request
@@ -76,56 +80,77 @@ class Coalescer(Generic[ItemT, ResultT]):
     """Concurrent calls made in the same loop turn run as one call of `fn` over all their
     items, each caller getting its own slice of the answer.
 
-    Thousands of single-message requests a second would otherwise each pay a store round trip
-    for reachability and another for the consent check; joined, a turn's worth of requests
-    pays one. The first caller of a turn leads: it yields once so the others can join, then
-    runs `fn` in its own task (no task of ours outlives a call). A leader cancelled before its
-    answer releases the others to run their own items.
+    Thousands of single-message requests a second would otherwise each pay for their own
+    look-ups, policy read and store unit; joined, a turn's worth of requests pays once. The
+    first caller of a turn leads: it yields once so the others can join. Alone, it calls `fn`
+    itself. With company, `fn` runs in a task of its own (kept until done) that answers every
+    caller, so a leader cancelled mid-way (a client gone) neither strands the others nor makes
+    them run their items a second time: the store may already have committed them.
     """
 
     def __init__(self, fn: Callable[[list[ItemT]], Awaitable[Sequence[ResultT]]]) -> None:
         self._fn = fn
-        self._pending: list[tuple[list[ItemT], asyncio.Future[list[ResultT] | None]]] | None \
-            = None
+        self._pending: list[tuple[list[ItemT], asyncio.Future[list[ResultT]]]] | None = None
+        self._running: set[asyncio.Task[list[ResultT]]] = set()
 
     async def __call__(self, items: Sequence[ItemT]) -> list[ResultT]:
         mine = list(items)
         if self._pending is not None:  # a leader is gathering this turn's calls: join it
-            future: asyncio.Future[list[ResultT] | None] = (
-                asyncio.get_running_loop().create_future())
+            future: asyncio.Future[list[ResultT]] = asyncio.get_running_loop().create_future()
             self._pending.append((mine, future))
-            answer = await future
-            return answer if answer is not None else list(await self._fn(mine))
-        pending: list[tuple[list[ItemT], asyncio.Future[list[ResultT] | None]]] = []
+            return await future
+        pending: list[tuple[list[ItemT], asyncio.Future[list[ResultT]]]] = []
         self._pending = pending
         try:
-            try:
-                await asyncio.sleep(0)
-            finally:
-                self._pending = None
-            if not pending:
-                return list(await self._fn(mine))
-            results = list(await self._fn(mine + [x for joined, _f in pending for x in joined]))
+            await asyncio.sleep(0)
         except asyncio.CancelledError:
-            for _joined, future in pending:
-                if not future.done():
-                    future.set_result(None)
+            self._pending = None
+            if pending:  # the others still get their answer, without the leader's items
+                self._launch([], pending)
             raise
-        except Exception as exc:
-            for _joined, future in pending:
-                if not future.done():
-                    future.set_exception(exc)
-            raise
-        start = len(mine)
-        for joined, future in pending:
-            end = start + len(joined)
-            if not future.done():
-                future.set_result(results[start:end])
-            start = end
+        self._pending = None
+        if not pending:
+            return list(await self._fn(mine))
+        task = self._launch(mine, pending)
+        results = await asyncio.shield(task)
         return results[: len(mine)]
+
+    def _launch(self, mine: list[ItemT],
+                pending: list[tuple[list[ItemT], asyncio.Future[list[ResultT]]]]
+                ) -> asyncio.Task[list[ResultT]]:
+        async def run() -> list[ResultT]:
+            return list(await self._fn(mine + [x for joined, _f in pending for x in joined]))
+
+        task = asyncio.get_running_loop().create_task(run(), name="coalesced-call")
+        self._running.add(task)
+
+        def answer(done: asyncio.Task[list[ResultT]]) -> None:
+            self._running.discard(done)
+            if done.cancelled():
+                for _joined, future in pending:
+                    if not future.done():
+                        future.cancel()
+                return
+            exc = done.exception()
+            start = len(mine)
+            for joined, future in pending:
+                end = start + len(joined)
+                if not future.done():
+                    if exc is not None:
+                        future.set_exception(exc)
+                    else:
+                        future.set_result(done.result()[start:end])
+                start = end
+
+        task.add_done_callback(answer)
+        return task
 
 
 class Submitter:
+    """Every submit made in the same loop turn runs as one: one pass of number look-ups, one
+    policy review, one store unit. Under load that is what turns thousands of single-message
+    requests a second into a few dozen group commits of a few hundred statements."""
+
     def __init__(
         self,
         scheduler: Scheduler,
@@ -140,16 +165,8 @@ class Submitter:
         self.max_segments = max_segments
         self.request_status_report = request_status_report
         self.policy = policy
-        self._lookups: Coalescer[str, NumberLookup] = Coalescer(self._lookup_many)
-        self._reviews: Coalescer[NewMessage, NewMessage | Refused] = Coalescer(self._review)
-
-    async def _lookup_many(self, numbers: list[str]) -> Sequence[NumberLookup]:
-        return await lookup_many(numbers, self.numbers.policy, self.numbers.store)
-
-    async def _review(self, messages: list[NewMessage]) -> list[NewMessage | Refused]:
-        if self.policy is None:
-            return list(messages)
-        return await self.policy.review(messages, self.max_segments)
+        self._turns: Coalescer[OutgoingMessage, SubmitResult | BaseException] = Coalescer(
+            self._submit_turn)
 
     async def check(self, message: OutgoingMessage, lookup: NumberLookup | None = None
                     ) -> NewMessage | Refused:
@@ -192,14 +209,24 @@ class Submitter:
 
     async def submit(self, messages: Sequence[OutgoingMessage]) -> list[SubmitResult]:
         """One result per message, in order; the accepted ones are durable when this returns."""
-        results: list[SubmitResult | None] = [None] * len(messages)
+        results: list[SubmitResult] = []
+        for result in await self._turns(messages):
+            if isinstance(result, BaseException):
+                raise result  # a bug met by this caller's own message (see _store)
+            results.append(result)
+        return results
+
+    async def _submit_turn(self, messages: list[OutgoingMessage]
+                           ) -> list[SubmitResult | BaseException]:
+        results: list[SubmitResult | BaseException | None] = [None] * len(messages)
         accepted: list[tuple[int, NewMessage]] = []
-        # one store read for the learned reachability of the batch, and of the single
-        # messages submitted at the same time (messages refused for their text need none)
+        # one look-up pass (learned reachability: one indexed read) for the whole turn;
+        # messages refused for their text need none
         wanted = [i for i, m in enumerate(messages) if m.text and len(m.text) <= MAX_TEXT_CHARS]
         lookups: list[NumberLookup | None] = [None] * len(messages)
         if wanted:
-            found = await self._lookups([messages[i].to for i in wanted])
+            found = await lookup_many([messages[i].to for i in wanted], self.numbers.policy,
+                                      self.numbers.store)
             for i, one in zip(wanted, found, strict=True):
                 lookups[i] = one
         for i, message in enumerate(messages):
@@ -209,7 +236,7 @@ class Submitter:
             else:
                 accepted.append((i, checked))
         if accepted and self.policy is not None:
-            verdicts = await self._reviews([new for _, new in accepted])
+            verdicts = await self.policy.review([new for _, new in accepted], self.max_segments)
             kept: list[tuple[int, NewMessage]] = []
             for (i, _new), verdict in zip(accepted, verdicts, strict=True):
                 if isinstance(verdict, Refused):
@@ -218,20 +245,41 @@ class Submitter:
                     kept.append((i, verdict))
             accepted = kept
         if accepted:
-            stored = await self.scheduler.submit([new for _, new in accepted])
+            stored = await self._store([new for _, new in accepted])
             for (i, _new), outcome in zip(accepted, stored, strict=True):
                 results[i] = _result(outcome)
         return [r for r in results if r is not None]
 
+    async def _store(self, messages: list[NewMessage]) -> list[Enqueued | BaseException]:
+        """One store unit for the turn. Should it fail as a whole (an SQL error: a bug, not a
+        refusal), each message is tried in a unit of its own, so one caller's bad message
+        fails that caller's request only."""
+        try:
+            return list(await self.scheduler.submit(messages))
+        except StoreClosedError:
+            raise
+        except Exception:
+            if len(messages) == 1:
+                raise
+        alone: list[Enqueued | BaseException] = []
+        for message in messages:
+            try:
+                alone.extend(await self.scheduler.submit([message]))
+            except StoreClosedError:
+                raise
+            except Exception as exc:
+                alone.append(exc)
+        return alone
 
-def _result(outcome: Enqueued | Exception) -> SubmitResult:
+
+def _result(outcome: Enqueued | BaseException) -> SubmitResult | BaseException:
     if isinstance(outcome, Enqueued):
         return outcome
     if isinstance(outcome, IdempotencyConflictError):
         return Refused("idempotency_conflict", str(outcome), existing_id=outcome.message_id)
     if isinstance(outcome, InvalidMessageError | ValueError):
         return Refused("invalid", str(outcome))
-    raise outcome
+    return outcome
 
 
 __all__ = ["Coalescer", "OutgoingMessage", "PolicyGate", "Refused", "SubmitResult", "Submitter"]

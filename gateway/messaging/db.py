@@ -30,6 +30,10 @@ class Runner(Protocol):
 
     async def run_in_reader(self, fn: UnitOfWork[T]) -> T: ...
 
+    def read_inline(self, fn: UnitOfWork[T]) -> T:
+        """A bounded point look-up on the event loop's thread (`SqliteStore.read_inline`)."""
+        ...
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

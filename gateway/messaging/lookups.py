@@ -4,7 +4,7 @@ seconds rather than minutes.
 `NumberService.lookup` parses each number with libphonenumber (~0.1 ms) and then asks the store
 for learned reachability, one reader round trip per number (~0.4 ms on a small box). For a
 batch, `lookup_many` parses each distinct number once (cached: a campaign repeats countries
-and ranges) and reads reachability for the whole batch in one reader unit. The answers are
+and ranges) and reads reachability for the whole batch in one indexed query, inline. The answers are
 exactly `NumberService.lookup`'s.
 """
 
@@ -19,7 +19,7 @@ import phonenumbers
 from gateway.numbers import NumberLookup, NumberPolicy, NumberService, lookup
 from gateway.store.models import LearnedReachability, Reachability
 
-from .db import Runner, chunks, from_ms, marks, to_ms, utcnow
+from .db import chunks, from_ms, marks, to_ms, utcnow
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -62,9 +62,11 @@ async def lookup_many(numbers: Sequence[str], policy: NumberPolicy, store: objec
     wanted = [f.e164 for f in firsts if f.e164 is not None and not f.short_code]
     if store is None or not wanted:
         return firsts
-    if isinstance(store, Runner):
-        now_ms = to_ms(utcnow())
-        learned = await store.run_in_reader(lambda c: _learned(c, wanted, now_ms))
+    read_inline = getattr(store, "read_inline", None)  # SqliteStore (see Runner.read_inline)
+    if read_inline is not None:
+        # an indexed look-up of a bounded set of keys: answered inline, no thread round trip
+        learned: dict[str, LearnedReachability] = read_inline(
+            lambda c: _learned(c, wanted, to_ms(utcnow())))
     else:
         service = NumberService(policy, store)  # type: ignore[arg-type]
         return [await service.lookup(n) for n in numbers]

@@ -99,8 +99,8 @@ def queue_depth(conn: sqlite3.Connection) -> dict[Lane, int]:
     depth = dict.fromkeys(Lane, 0)
     for rank in range(len(depth)):
         row = conn.execute(
-            "SELECT count(*) FROM messages WHERE status = 'queued' AND held_until IS NULL"
-            " AND lane = ?",
+            "SELECT count(*) FROM messages INDEXED BY messages_ready"
+            " WHERE status = 'queued' AND held_until IS NULL AND lane = ?",
             (rank,),
         ).fetchone()
         depth[Lane.from_rank(rank)] = int(row[0])

@@ -1,6 +1,6 @@
 """`Coalescer`: calls made in one loop turn share one call of the batched function, each caller
 gets exactly its own slice, errors reach everyone who joined, and a cancelled leader never
-strands the callers that joined it."""
+strands the callers that joined it nor makes them run twice."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ async def test_an_error_reaches_every_caller_that_joined() -> None:
     assert [type(r) for r in results] == [LookupError, LookupError]
 
 
-async def test_a_cancelled_leader_releases_the_callers_that_joined_it() -> None:
+async def test_a_leader_cancelled_mid_call_leaves_the_shared_call_running() -> None:
+    """The shared call may already have committed everyone's messages: the callers that
+    joined get its answer, and nothing runs twice."""
     gate = asyncio.Event()
     fn = Recorder(gate=gate)
     coalesce: Coalescer[int, int] = Coalescer(fn)
@@ -63,4 +65,18 @@ async def test_a_cancelled_leader_releases_the_callers_that_joined_it() -> None:
         await leader
     gate.set()
     assert await asyncio.wait_for(follower, 5) == [20, 30]
-    assert fn.calls[-1] == [2, 3]  # the follower ran its own items after the leader left
+    assert fn.calls == [[1, 2, 3]]
+
+
+async def test_a_leader_cancelled_while_gathering_releases_the_callers_that_joined() -> None:
+    fn = Recorder()
+    coalesce: Coalescer[int, int] = Coalescer(fn)
+    leader = asyncio.create_task(coalesce([1]))
+    follower = asyncio.create_task(coalesce([2, 3]))
+    await asyncio.sleep(0)  # the leader waits for company; the follower has joined
+    assert fn.calls == []
+    leader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leader
+    assert await asyncio.wait_for(follower, 5) == [20, 30]
+    assert fn.calls == [[2, 3]]  # without the leader's items

@@ -1,0 +1,85 @@
+"""`parse_e164` must give exactly `phonenumbers.parse`'s answer: on every example number
+libphonenumber ships (each region, each type, the non-geographic entities), on random digit
+strings after every calling code, and with a national prefix written after the country code."""
+
+from __future__ import annotations
+
+import phonenumbers
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway import numbers
+from gateway.numbers import parse_e164
+
+
+def _same(text: str) -> None:
+    try:
+        expected = phonenumbers.parse(text)
+    except phonenumbers.NumberParseException as exc:
+        with pytest.raises(phonenumbers.NumberParseException) as raised:
+            parse_e164(text)
+        assert raised.value.error_type == exc.error_type
+        return
+    assert parse_e164(text) == expected, text
+
+
+def _examples() -> list[str]:
+    found: set[str] = set()
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in phonenumbers.PhoneNumberType.values():
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                found.add(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
+    for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS:
+        example = phonenumbers.example_number_for_non_geo_entity(code)
+        if example is not None:
+            found.add(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
+    return sorted(found)
+
+
+EXAMPLES = _examples()
+
+
+def test_every_example_number_parses_the_same() -> None:
+    assert len(EXAMPLES) > 900  # every region's examples, not an empty list
+    for text in EXAMPLES:
+        _same(text)
+
+
+def test_example_numbers_with_a_national_prefix_after_the_country_code() -> None:
+    for text in EXAMPLES:
+        number = phonenumbers.parse(text)
+        code = str(number.country_code)
+        national = text[1 + len(code):]
+        for prefix in ("0", "1", "9", "15", "00"):
+            candidate = f"+{code}{prefix}{national}"
+            if len(candidate) <= 16:
+                _same(candidate)
+
+
+CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(code=st.sampled_from(CODES), rest=st.text("0123456789", min_size=1, max_size=14))
+def test_random_numbers_after_every_calling_code(code: int, rest: str) -> None:
+    _same(f"+{code}{rest}")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text("+0123456789 -()", min_size=1, max_size=20))
+def test_anything_else_is_parsed_by_libphonenumber_itself(text: str) -> None:
+    _same(text)
+
+
+def test_the_fast_path_is_taken_for_plain_e164(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Otherwise the equality tests above would pass by always calling `parse`."""
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("phonenumbers.parse called")
+
+    expected = phonenumbers.parse("+4915112345678")
+    monkeypatch.setattr(numbers.phonenumbers, "parse", refuse)
+    assert parse_e164("+4915112345678") == expected
+    with pytest.raises(AssertionError):  # "+44 0...": the national prefix: parse decides
+        parse_e164("+4402079460000")
