@@ -65,6 +65,11 @@ SubmitResult = Enqueued | Refused
 class PolicyGate(Protocol):
     """Consent, opt-out, quiet hours and caps (`gateway.messaging.policy.PolicyGate`)."""
 
+    @property
+    def default_category(self) -> Category:
+        """The category of a message that names none."""
+        ...
+
     async def review(self, messages: Sequence[NewMessage], max_segments: int
                      ) -> list[NewMessage | Refused]:
         """One verdict per message, in order: the message to store (maybe rewritten: opt-out
@@ -188,6 +193,9 @@ class Submitter:
                 lookup=lookup,
             )
         report = message.request_status_report
+        category = message.category
+        if category is None and self.policy is not None:
+            category = self.policy.default_category
         return NewMessage(
             to=lookup.e164,
             text=message.text,
@@ -196,7 +204,7 @@ class Submitter:
             lane=message.lane,
             sender=message.sender,
             api_key=message.api_key,
-            category=message.category,
+            category=category,
             send_at=message.send_at,
             expires_at=message.expires_at,
             status_callback=message.status_callback,

@@ -53,8 +53,8 @@ if TYPE_CHECKING:
 _LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
-FEED_BATCH = 1000
-FEED_BATCHES_PER_TICK = 10  # at most 10,000 transitions per tick; the rest next tick
+FEED_BATCH = 250  # each batch is handled in one go on the loop: small, so no request waits long
+FEED_BATCHES_PER_TICK = 40  # at most 10,000 transitions per tick; the rest next tick
 BACKFILL_MOST = 50_000  # transitions of the last hour read at start, at most
 INBOUND_KEPT = 20
 EVENTS_KEPT = 2000

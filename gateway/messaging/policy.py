@@ -138,6 +138,15 @@ class PolicyGate:
         self.keywords = keywords
         self._clock = clock
         self._stop_words = keywords.stop_words()
+        # per-category look-ups, made once: `review` runs for every message
+        self._caps = {c: config.cap(c) for c in Category}
+        self._quiet = {c: config.quiet(c) for c in Category}
+        self._strangers = {c: Contact("").refusal(c) for c in Category}  # no contact row
+
+    @property
+    def default_category(self) -> Category:
+        """What a message without a category is (`Submitter.check` fills it in)."""
+        return self.config.default_category
 
     def zones(self, number: str, contact: Contact | None) -> tuple[str, ...]:
         if contact is not None and contact.time_zone:
@@ -153,7 +162,7 @@ class PolicyGate:
 
     def schedule(self, message: NewMessage, category: Category, contact: Contact | None,
                  now: datetime) -> NewMessage:
-        quiet = self.config.quiet(category)
+        quiet = self._quiet[category]
         if quiet is None:
             return message
         wanted = max(message.send_at or now, now)
@@ -182,11 +191,12 @@ class PolicyGate:
         contacts: dict[str, Contact] = self._runner.read_inline(
             lambda c: get_contacts(c, numbers))
         capped: list[_Pending] = []
+        default = self.config.default_category
         for i, original in checked:
             message = original
-            category = message.category or self.config.default_category
+            category = message.category or default
             contact = contacts.get(message.to)
-            refusal = (contact or Contact(message.to)).refusal(category)
+            refusal = self._strangers[category] if contact is None else contact.refusal(category)
             if refusal is not None:
                 out[i] = Refused(*refusal)
                 continue
@@ -201,10 +211,10 @@ class PolicyGate:
                     message = replace(message, text=text, encoding=plan.encoding.value,
                                       segments=plan.segments)
             message = self.schedule(message, category, contact, now)
-            if message.category is None:
+            if message.category is None:  # callers other than Submitter.check
                 message = replace(message, category=category)
             out[i] = message
-            if self.config.cap(category) and not _meta(message).get("counted"):
+            if self._caps[category] is not None and not _meta(message).get("counted"):
                 capped.append(_Pending(i, message, category))
         if capped:
             refused = await self._runner.run_in_writer(
@@ -220,7 +230,7 @@ class PolicyGate:
         for item in items:
             by_category.setdefault(item.category, []).append(item)
         for category, group in by_category.items():
-            cap = self.config.cap(category)
+            cap = self._caps[category]
             assert cap is not None
             since = now_ms - int(cap.days * 86400 * 1000)
             counts: dict[str, int] = {}

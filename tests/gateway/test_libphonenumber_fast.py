@@ -1,6 +1,7 @@
-"""`parse_e164` must give exactly `phonenumbers.parse`'s answer: on every example number
-libphonenumber ships (each region, each type, the non-geographic entities), on random digit
-strings after every calling code, and with a national prefix written after the country code."""
+"""`parse_e164` and `number_type` must give exactly libphonenumber's answers (`parse`,
+`number_type`): on every example number it ships (each region, each type, the non-geographic
+entities), on random digit strings after every calling code, and with a national prefix written
+after the country code."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway import numbers
-from gateway.numbers import parse_e164
+from gateway import libphonenumber_fast as fast
+from gateway.libphonenumber_fast import number_type, parse_e164
 
 
 def _same(text: str) -> None:
@@ -22,6 +23,7 @@ def _same(text: str) -> None:
         assert raised.value.error_type == exc.error_type
         return
     assert parse_e164(text) == expected, text
+    assert number_type(expected) == phonenumbers.number_type(expected), text
 
 
 def _examples() -> list[str]:
@@ -79,7 +81,37 @@ def test_the_fast_path_is_taken_for_plain_e164(monkeypatch: pytest.MonkeyPatch) 
         raise AssertionError("phonenumbers.parse called")
 
     expected = phonenumbers.parse("+4915112345678")
-    monkeypatch.setattr(numbers.phonenumbers, "parse", refuse)
+    monkeypatch.setattr(fast.phonenumbers, "parse", refuse)
     assert parse_e164("+4915112345678") == expected
     with pytest.raises(AssertionError):  # "+44 0...": the national prefix: parse decides
         parse_e164("+4402079460000")
+
+
+def test_number_types_of_every_example_agree_and_cover_the_kinds() -> None:
+    """The examples span every kind the fast matcher can answer, so a wrong order or a missed
+    fixed-line/mobile rule shows here."""
+    kinds = set()
+    for text in EXAMPLES:
+        parsed = phonenumbers.parse(text)
+        kind = number_type(parsed)
+        assert kind == phonenumbers.number_type(parsed), text
+        kinds.add(kind)
+    assert {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE,
+            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+            phonenumbers.PhoneNumberType.TOLL_FREE, phonenumbers.PhoneNumberType.PREMIUM_RATE,
+            phonenumbers.PhoneNumberType.VOIP} <= kinds
+
+
+@settings(max_examples=3000, deadline=None)
+@given(code=st.sampled_from(CODES), rest=st.text("0123456789", min_size=4, max_size=13))
+def test_number_type_of_random_valid_length_numbers(code: int, rest: str) -> None:
+    parsed = phonenumbers.PhoneNumber(country_code=code, national_number=int(rest))
+    assert number_type(parsed) == phonenumbers.number_type(parsed)
+
+
+@settings(max_examples=4000, deadline=None)
+@given(example=st.sampled_from(EXAMPLES), keep=st.integers(min_value=2, max_value=8),
+       tail=st.text("0123456789", min_size=0, max_size=9))
+def test_number_type_near_every_example(example: str, keep: int, tail: str) -> None:
+    """Numbers that share an example's first digits: where the type patterns differ."""
+    _same(example[: 1 + keep] + tail)
