@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -108,6 +108,19 @@ class GatewayMetrics:
             ["modem"], buckets=_MODEM_BUCKETS, registry=self.registry,
         )
         self.registry.register(_StateCollector(self))
+        self._routes: dict[str, tuple[Any, Any]] = {}
+
+    def observe_submit(self, route: str, seconds: float, accepted: int) -> None:
+        """One API submit: its latency and how many messages it accepted. Runs for every
+        request, so each route's labelled children are looked up once (`labels()` takes a
+        lock and builds a key each time)."""
+        children = self._routes.get(route)
+        if children is None:
+            children = self._routes[route] = (self.submit_seconds.labels(route),
+                                              self.accepted.labels(route))
+        children[0].observe(seconds)
+        if accepted:
+            children[1].inc(accepted)
 
     def observe_modem_submit(self, modem_id: str, seconds: float) -> None:
         """For the worker: one message's submit time on a modem."""

@@ -226,6 +226,12 @@ class Scheduler:
 
     # -- accepting -----------------------------------------------------------------------------
 
+    def route(self, to: str, carrier: str | None, sender: str) -> tuple[str, str]:
+        """(pool, fairness sender) for a message: `Submitter.check` builds its message with
+        them, so `prepare` finds nothing left to change (no copy per message)."""
+        pool = self.router.pool_for(to, carrier)
+        return pool, sender if self.config.fairness == "sender" else ""
+
     def prepare(self, message: NewMessage) -> NewMessage:
         """Apply routing and the fairness setting to a message about to be stored."""
         pool = message.pool or self.router.pool_for(message.to, message.carrier)

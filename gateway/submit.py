@@ -196,13 +196,15 @@ class Submitter:
         category = message.category
         if category is None and self.policy is not None:
             category = self.policy.default_category
+        pool, sender = self.scheduler.route(lookup.e164, lookup.carrier, message.sender)
         return NewMessage(
             to=lookup.e164,
             text=message.text,
             encoding=plan.encoding.value,
             segments=plan.segments,
             lane=message.lane,
-            sender=message.sender,
+            sender=sender,
+            pool=pool,
             api_key=message.api_key,
             category=category,
             send_at=message.send_at,

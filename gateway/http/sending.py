@@ -94,10 +94,10 @@ async def send(ctx: ApiContext, messages: Sequence[OutgoingMessage], route: str
                 outcomes[i] = Accepted(result.message, lookups[i], result.created)
     final = [o for o in outcomes if o is not None]
     metrics = ctx.metrics
-    metrics.submit_seconds.labels(route).observe(time.perf_counter() - started)
     accepted = sum(1 for o in final if isinstance(o, Accepted))
-    if accepted:
-        metrics.accepted.labels(route).inc(accepted)
+    metrics.observe_submit(route, time.perf_counter() - started, accepted)
+    if accepted == len(final):
+        return final
     for o in final:
         if isinstance(o, Rejected):
             metrics.refused.labels(o.slug).inc()
