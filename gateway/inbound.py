@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from drivers.errors import ConnectionLost, ModemError
+from drivers.errors import AtError, ConnectionLost, ErrorClass, ModemError
 from drivers.events import (
     MessageReceived,
     MessageStored,
@@ -85,6 +85,7 @@ class InboundHandler:
         self._pending = asyncio.Event()
         self._drain_queued = False
         self._busy = False
+        self._report_storage = True  # until the modem says it has no "SR" memory
 
     @property
     def busy(self) -> bool:
@@ -143,15 +144,37 @@ class InboundHandler:
             await self._pdu(work.pdu_hex)
 
     async def drain(self) -> int:
-        """Handle everything in the modem's storage; returns how many entries were handled."""
-        messages = await self.modem.list_messages()
+        """Handle everything in the modem's storage; returns how many entries were handled.
+
+        Besides the read memory, the status-report memory ("SR") is listed: modems that
+        announce reports with `+CDSI` keep them there, and a report that arrived while the
+        gateway was stopped (its `+CDSI` unheard) would otherwise stay there for good and its
+        message never leave `sent`."""
         handled = 0
-        for message in messages:
+        for message in await self.modem.list_messages():
+            if await self._stored(message):
+                handled += 1
+        for message in await self._stored_reports():
             if await self._stored(message):
                 handled += 1
         if handled:
             log_event(_LOG, "inbound_drained", modem=self.modem_id, handled=handled)
         return handled
+
+    async def _stored_reports(self) -> list[StoredMessage]:
+        if not self._report_storage:
+            return []
+        try:
+            return await self.modem.list_messages(storage="SR")
+        except AtError as exc:
+            if exc.kind is not None and exc.error_class is ErrorClass.TEMPORARY:
+                return []  # busy (SIM busy, memory failure): the next drain asks again
+            # a bare ERROR to AT+CPMS="SR": no such memory on this modem (reports are routed
+            # or kept with the messages): stop asking
+            self._report_storage = False
+            log_event(_LOG, "no_report_storage", level=logging.DEBUG, modem=self.modem_id,
+                      error=str(exc))
+            return []
 
     async def _stored(self, message: StoredMessage) -> bool:
         """One entry of SIM/ME storage: commit it, then delete it. False if left in place."""

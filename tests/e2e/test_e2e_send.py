@@ -74,6 +74,25 @@ async def test_status_reports_stored_on_the_sim_are_read_and_deleted(rig: Rig) -
     )
 
 
+async def test_reports_stored_while_the_gateway_was_down_are_drained_at_start(rig: Rig) -> None:
+    """A delivery report that the modem stored in "SR" while nothing listened (the gateway
+    stopped between the send and the report) is read at the next start, matched to its
+    message and deleted from the modem."""
+    await rig.start(1, profile="sim7600", report_delay=1.0)
+    (to,) = numbers(1, start=2100)
+    message_id = await rig.send(to, "reported after a restart")
+    await rig.wait_status([message_id], MessageStatus.SENT)
+    await rig.stop_gateway()
+    sim_modem = rig.sim.modems[0]
+    await eventually(lambda: bool(sim_modem.stores["SR"].messages),
+                     what="the report waiting in SR storage")
+    await rig.start_gateway()
+    (detail,) = await rig.wait_status([message_id], MessageStatus.DELIVERED)
+    assert detail.parts[0].report_status == 0
+    await eventually(lambda: not sim_modem.stores["SR"].messages,
+                     what="the report deleted from SR storage")
+
+
 async def test_refusals_happen_before_anything_is_stored(rig: Rig) -> None:
     await rig.start(1)
     results = await rig.gw.submit([
