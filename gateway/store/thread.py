@@ -52,6 +52,11 @@ class SqliteThread:
             target, uri = str(path), False
         # isolation_level=None: the store issues BEGIN/COMMIT itself (explicit transactions).
         conn = await aiosqlite.connect(target, isolation_level=None, uri=uri)
+        if not callable(getattr(conn, "_execute", None)) or getattr(conn, "_conn", None) is None:
+            await conn.close()
+            raise RuntimeError(
+                f"aiosqlite {getattr(aiosqlite, '__version__', '?')} has no Connection._execute:"
+                " install a version pyproject.toml allows")
         raw = conn._conn
         thread = cls(conn, raw, name)
         try:

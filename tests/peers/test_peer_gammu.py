@@ -106,9 +106,9 @@ async def test_gammu_works_with_every_dialect(tmp_path: Path) -> None:
     """gammu's whole init (vendor detection included: it needs ^PORTSEL on Huawei) and a USSD
     query on all five dialects at once; USSD coding differs per vendor (Huawei packs GSM-7 into
     hex, SIM7600 answers UCS-2 hex, the others plain text)."""
-    # No periodic vendor URCs here: about one run in six, under pytest only, gammu's getussd on
-    # the Huawei profile waited out its deadline while ^RSSI/^HCSQ kept arriving (not yet
-    # diagnosed; the driver's own URC-storm tests cover floods). A hang shows gammu's log.
+    # Periodic vendor URCs are off here and on in the Huawei test below: each gammu getussd
+    # takes ~15 s by itself (after the answer it waits ~11 s for follow-up USSD messages, as
+    # its log's timestamps show), which an earlier, shorter deadline mistook for a hang.
     async with SimPool(5, tmp_path / "dev", profile="mixed", report_delay=0.0,
                        vendor_urc_interval=0.0, boot_time=0.05) as pool:
 
@@ -122,3 +122,16 @@ async def test_gammu_works_with_every_dialect(tmp_path: Path) -> None:
                 modem.dialect.name, out)
 
         await asyncio.gather(*(check(i) for i in range(5)))
+
+
+async def test_gammu_ussd_on_huawei_while_vendor_urcs_keep_coming(tmp_path: Path) -> None:
+    """The E3372 floods ^RSSI/^HCSQ until ^CURC=0 (gammu sends it during its init): gammu's
+    USSD query must still get its answer with those URCs arriving around it."""
+    async with SimPool(1, tmp_path / "dev", profile="e3372", report_delay=0.0,
+                       vendor_urc_interval=0.5, boot_time=0.05) as pool:
+        config = tmp_path / "gammurc"
+        config.write_text(f"[gammu]\ndevice = {pool.paths[0]}\nconnection = at\n"
+                          f"logfile = {tmp_path / 'gammu.log'}\nlogformat = textalldate\n")
+        out = await gammu(config, "getussd", "*135#")
+        assert f'Service reply        : "Your number is {pool.modem(0).sim.msisdn}"' in out
+        assert pool.modem(0).settings.curc == 0  # gammu switched the flood off
