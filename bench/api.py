@@ -18,7 +18,8 @@ threads: it is the figure that does not depend on what else shares the machine.
 
 Environment: SMSGW_BENCH_API_POSTS (per concurrency, default 15000),
 SMSGW_BENCH_API_CONCURRENCY (a list, default 8,16,32,64), SMSGW_BENCH_API_BATCHES (default
-100), SMSGW_BENCH_API_BATCH (default 1000), SMSGW_BENCH_API_BATCH_CONCURRENCY (default 4).
+100), SMSGW_BENCH_API_BATCH (default 1000), SMSGW_BENCH_API_BATCH_CONCURRENCY (a list,
+default 2,4,8).
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ async def _client(url: str, key: str, mode: str, total: int, concurrency: int, b
         }).encode()
 
     def many(i: int) -> tuple[str, bytes]:
-        items = [{"to": f"+49152{(i * batch + j) % 10_000_000:08d}",
+        items = [{"to": f"+49152{(start + i * batch + j) % 10_000_000:08d}",
                   "text": f"Batch {i} item {j}"} for j in range(batch)]
         return "/api/v1/messages/batch", json.dumps({"messages": items}).encode()
 
@@ -170,7 +171,8 @@ async def _bench(directory: Path) -> None:
                                              ).split(",")]
     batches = int(os.environ.get("SMSGW_BENCH_API_BATCHES", "100"))
     batch = int(os.environ.get("SMSGW_BENCH_API_BATCH", "1000"))
-    batch_concurrency = int(os.environ.get("SMSGW_BENCH_API_BATCH_CONCURRENCY", "4"))
+    batch_levels = [int(c) for c in os.environ.get("SMSGW_BENCH_API_BATCH_CONCURRENCY", "2,4,8"
+                                                   ).split(",")]
 
     db = directory / "smsgw.db"
     conn = sqlite3.connect(db, isolation_level=None)
@@ -214,20 +216,22 @@ async def _bench(directory: Path) -> None:
             # CPU per POST: the gateway's bound independent of the load client beside it
             print(f"{'':18}gateway CPU {single_cpu * 1e6:.0f} us per POST ({split}); "
                   f"load client {client * 1e6:.0f} us")
-        cpu, threads = _cpu(), _threads_cpu()
-        many = await _run_client(url, key, "batch", batches, batch_concurrency, batch)
-        many_cpu = (_cpu() - cpu) / max(many["accepted"], 1)
-        split = _split(threads, _threads_cpu(), max(many["accepted"], 1))
-        lat = sorted(many["latencies"])
-        expected += many["accepted"]
-        print(f"batch POST, {batch} messages each, concurrency {batch_concurrency}: "
-              f"{many['accepted']} accepted "
-              f"in {many['elapsed']:.2f} s = {many['accepted'] / many['elapsed']:,.0f} msg/s; "
-              f"per request p50 {_percentile(lat, 0.5) * 1000:.0f} ms, "
-              f"p99 {_percentile(lat, 0.99) * 1000:.0f} ms"
-              + (f"; errors {many['errors']}" if many["errors"] else ""))
-        print(f"  gateway CPU per accepted batch message: {many_cpu * 1e6:.0f} us "
-              f"({1 / many_cpu:,.0f} msg/s per core); {split}")
+        print(f"batch POST /api/v1/messages/batch, {batch} new numbers per request:")
+        for n, concurrency in enumerate(batch_levels):
+            cpu, threads = _cpu(), _threads_cpu()
+            many = await _run_client(url, key, "batch", batches, concurrency, batch,
+                                     n * batches * batch)
+            count = max(many["accepted"], 1)
+            many_cpu = (_cpu() - cpu) / count
+            split = _split(threads, _threads_cpu(), count)
+            lat = sorted(many["latencies"])
+            expected += many["accepted"]
+            rate = many["accepted"] / many["elapsed"]
+            print(f"  concurrency {concurrency:3d}: {rate:7,.0f} msg/s"
+                  f" ({many['accepted']} in {many['elapsed']:.2f} s); per request p50 "
+                  f"{_percentile(lat, 0.5) * 1000:.0f} ms, p99 {_percentile(lat, 0.99) * 1000:.0f}"
+                  f" ms" + (f"; errors {many['errors']}" if many["errors"] else ""))
+            print(f"{'':18}gateway CPU {many_cpu * 1e6:.0f} us per message ({split})")
         counts = await gateway.store.counts_by_status()
         stored = sum(counts.values())
         print(f"durable: {stored} messages in the store for {expected} accepted "
