@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from drivers.pdu.errors import EncodeArgumentError
 from gateway.encoding import plan_text
 from gateway.messaging.lookups import lookup_many
 from gateway.numbers import NumberLookup, NumberService
@@ -185,7 +186,10 @@ class Submitter:
             lookup = await self.numbers.lookup(message.to)
         if not lookup.can_receive_sms or lookup.e164 is None:
             return Refused("invalid_number", lookup.reason, lookup=lookup)
-        plan = plan_text(message.text)
+        try:
+            plan = plan_text(message.text)
+        except EncodeArgumentError as exc:  # a lone surrogate: no SMS can carry it
+            return Refused("invalid", f"text: {exc}", lookup=lookup)
         if plan.segments > self.max_segments:
             return Refused(
                 "too_long",

@@ -154,6 +154,40 @@ async def test_batch_enqueue_refuses_individually(store: SqliteStore) -> None:
     assert [r.message.text for r in results if not isinstance(r, Exception)] == ["ok", "ok2"]
 
 
+async def test_one_batch_stores_each_message_with_its_own_parts_and_history(
+        store: SqliteStore) -> None:
+    """The batch path writes each table with one statement for the whole batch: every message
+    must still get exactly its own parts, concat reference and first transition."""
+    batch = [msg(to=f"+44791112{i:04d}", text=f"m{i}", segments=1 + i % 3) for i in range(40)]
+    batch.insert(7, msg(segments=0))  # refused in the middle: the rows after it still line up
+    results = await store.enqueue_many(batch)
+    assert isinstance(results[7], InvalidMessageError)
+    for new, result in zip(batch, results, strict=True):
+        if isinstance(result, Exception):
+            continue
+        detail = await store.get_message(result.message.id)
+        assert detail is not None
+        assert (detail.message.to, detail.message.text) == (new.to, new.text)
+        assert [p.seq for p in detail.parts] == list(range(1, new.segments + 1))
+        refs = {p.concat_ref for p in detail.parts}
+        assert (refs == {None}) if new.segments == 1 else (len(refs) == 1 and None not in refs)
+        assert [(t.from_status, t.to_status) for t in detail.history] == [
+            (None, MessageStatus.QUEUED)]
+
+
+async def test_a_key_used_twice_in_one_batch_acts_as_two_calls(store: SqliteStore) -> None:
+    same = msg(idempotency_key="k", request_hash="h", api_key="key")
+    other = msg(idempotency_key="k", request_hash="different", api_key="key")
+    first, replay, conflict = await store.enqueue_many([same, same, other])
+    assert not isinstance(first, Exception) and first.created
+    assert not isinstance(replay, Exception)
+    assert replay.created is False and replay.message.id == first.message.id
+    assert isinstance(conflict, IdempotencyConflictError)
+    assert conflict.message_id == first.message.id
+    counts = await store.counts_by_status()
+    assert counts == {"queued": 1}
+
+
 async def test_scheduled_and_cancel(store: SqliteStore, clock: FakeClock) -> None:
     later = await store.enqueue(msg(send_at=clock.now.replace(hour=13)))
     assert later.message.status is MessageStatus.SCHEDULED
