@@ -140,13 +140,15 @@ def _matcher(metadata: PhoneMetadata, key: tuple[int, str | None, int]) -> _Matc
     return found
 
 
-def number_type(parsed: phonenumbers.PhoneNumber) -> int:
+def number_type(parsed: phonenumbers.PhoneNumber, region: str | None = "") -> int:
     """`phonenumbers.number_type(parsed)`: one regular expression instead of up to eleven.
 
     The descriptions a number of its length can match are joined, in libphonenumber's order,
     into one alternation per (region, length); `fullmatch` takes the first alternative that
-    matches the whole number, which is the first description libphonenumber would accept."""
-    region = phonenumbers.region_code_for_number(parsed)
+    matches the whole number, which is the first description libphonenumber would accept.
+    `region` is `region_code_for_number(parsed)` when the caller has it already."""
+    if region == "":
+        region = phonenumbers.region_code_for_number(parsed)
     country_code = parsed.country_code or 0
     if region is None:  # libphonenumber finds no metadata for it either
         return PhoneNumberType.UNKNOWN

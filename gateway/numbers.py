@@ -167,7 +167,7 @@ def _kind_facts(parsed: phonenumbers.PhoneNumber) -> tuple[Any, bool, str | None
     matched once: `is_valid_number`, `number_type`, `carrier.name_for_number` and
     `time_zones_for_number` each match it again (the regex work is most of a look-up)."""
     region = phonenumbers.region_code_for_number(parsed)
-    ntype = number_type(parsed)
+    ntype = number_type(parsed, region)
     # is_valid_number: the type is known for the number's own region (number_type uses the
     # same region and metadata, so an UNKNOWN type is exactly an invalid number)
     valid = region is not None and ntype != PhoneNumberType.UNKNOWN
@@ -204,8 +204,10 @@ def _lookup(
             parsed = phonenumbers.parse(cleaned, policy.default_region)
     except phonenumbers.NumberParseException as exc:
         return _refuse(text, f"not a phone number: {exc}")
-    possible = phonenumbers.is_possible_number(parsed)
     ntype, valid, region, carrier_name, zones = _kind_facts(parsed)
+    # a valid number always has a possible length (tests/gateway/test_libphonenumber_fast.py
+    # holds libphonenumber to that): only an invalid one needs asking
+    possible = valid or phonenumbers.is_possible_number(parsed)
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     kind = _TYPES.get(ntype, NumberType.UNKNOWN) if valid else NumberType.UNKNOWN
     ok = False

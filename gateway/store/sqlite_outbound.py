@@ -47,6 +47,7 @@ _SECOND_WINDOW = 128  # ... and on a second look when none of the first fit this
 _MAX_SENDERS = 64  # senders visited per (lane, pool) in one claim
 _SWEEP_LIMIT = 2000  # rows moved per housekeeping statement
 _IN_CHUNK = 500  # host parameters per IN (...) list
+_STATUSES = {s.value: s for s in MessageStatus}
 
 
 # --- accepting messages ------------------------------------------------------------------------
@@ -234,7 +235,7 @@ def _message(new: NewMessage, message_id: str, status: str, *, send_at: int | No
         lane=new.lane,
         sender=new.sender,
         category=new.category,
-        status=MessageStatus(status),
+        status=_STATUSES[status],
         uncertain=False,
         attempts=0,
         modem_id=None,

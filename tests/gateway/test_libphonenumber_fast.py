@@ -24,6 +24,11 @@ def _same(text: str) -> None:
         return
     assert parse_e164(text) == expected, text
     assert number_type(expected) == phonenumbers.number_type(expected), text
+    region = phonenumbers.region_code_for_number(expected)
+    assert number_type(expected, region) == phonenumbers.number_type(expected), text
+    # gateway.numbers asks is_possible_number only of invalid numbers
+    if phonenumbers.is_valid_number(expected):
+        assert phonenumbers.is_possible_number(expected), text
 
 
 def _examples() -> list[str]:
