@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 
-YOUNG_THRESHOLD = 5000  # allocations between young collections (CPython's default: 700)
+YOUNG_THRESHOLD = 20_000  # allocations between young collections (CPython's default: 700)
 
 
 def settle() -> int:
