@@ -16,6 +16,7 @@ are compared by `carrier_key`: the first word, lower-cased, letters and digits o
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ _WORD = re.compile(r"[^a-z0-9]")
 ANY_POOL = ""
 
 
+@functools.lru_cache(maxsize=1024)  # a few hundred carrier names; asked for every message
 def carrier_key(name: str | None) -> str | None:
     if not name:
         return None
