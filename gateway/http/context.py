@@ -1,21 +1,18 @@
 """What the API's handlers share, stored once on the app under `API`.
 
-`ConsentCheck` is the hook for the opt-out / consent store (a later issue): until one is
-installed (`app[API].consent = ...`), every recipient is allowed. Whatever it refuses is
-answered as `opted-out` (Twilio error 21610, a Kannel 4xx) before anything is stored.
+Consent and opt-out are not asked here: the messaging policy inside `Submitter` answers for
+every door (API, CLI, campaigns), and its refusals come back as `opted-out` / `no-consent`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from gateway.keys import Keyring
 from gateway.metrics import GatewayMetrics
-from gateway.store.models import Category
 from gateway.store.sqlite_api import ApiStore
 from gateway.webhooks.dispatcher import WebhookDispatcher, WebhookOptions
 
@@ -24,19 +21,6 @@ from .idempotency import Idempotency
 
 if TYPE_CHECKING:
     from gateway.daemon import Gateway
-
-
-class ConsentCheck(Protocol):
-    async def refusals(self, recipients: Sequence[tuple[str, Category | None]]
-                       ) -> list[str | None]:
-        """For each (E.164 number, category): None to allow, else why it is refused."""
-        ...
-
-
-class AllowEveryone:
-    async def refusals(self, recipients: Sequence[tuple[str, Category | None]]
-                       ) -> list[str | None]:
-        return [None] * len(recipients)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +42,9 @@ class ApiContext:
     webhook_options: WebhookOptions
     limits: Limits
     dispatcher: WebhookDispatcher | None = None
-    consent: ConsentCheck = field(default_factory=AllowEveryone)
 
 
 API: web.AppKey[ApiContext] = web.AppKey("smsgw_api", ApiContext)
 
 
-__all__ = ["API", "AllowEveryone", "ApiContext", "ConsentCheck", "Limits"]
+__all__ = ["API", "ApiContext", "Limits"]

@@ -1,8 +1,8 @@
 """The one path from any of the three APIs (JSON, Twilio, Kannel) into `Gateway.submit`.
 
-Each message gets its number looked up (offline, cached: the answer shows it), the consent
-hook asked, and then the accepted ones are committed in one call; `send` returns one outcome
-per message, in order, after that commit. Refusals carry the problem slug the API answers with.
+`Gateway.submit` looks each number up, asks the messaging policy (consent, opt-out, quiet hours,
+caps) and commits the accepted ones; `send` returns one outcome per message, in order, after
+that commit. Refusals carry the problem slug the API answers with.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from gateway.numbers import NumberLookup, lookup
-from gateway.store.models import Category, Message
+from gateway.store.models import Message
 from gateway.submit import OutgoingMessage, Refused
 
-from .context import AllowEveryone, ApiContext
+from .context import ApiContext
 from .problems import ProblemError
 
 _SLUGS = {
@@ -64,18 +64,6 @@ async def send(ctx: ApiContext, messages: Sequence[OutgoingMessage], route: str
                ) -> list[Outcome]:
     started = time.perf_counter()
     outcomes: list[Outcome | None] = [None] * len(messages)
-    lookups: list[NumberLookup | None] = [None] * len(messages)
-    asking: list[tuple[int, str, Category | None]] = []
-    if not isinstance(ctx.consent, AllowEveryone):  # numbers are needed to ask about them
-        for i, m in enumerate(messages):
-            found = lookups[i] = number_lookup(ctx, m.to)
-            if found.e164 is not None and found.can_receive_sms:
-                asking.append((i, found.e164, m.category))
-    if asking:
-        answers = await ctx.consent.refusals([(e164, cat) for _i, e164, cat in asking])
-        for (i, _e164, _cat), why in zip(asking, answers, strict=True):
-            if why is not None:
-                outcomes[i] = Rejected("opted-out", why, "to", lookups[i])
     todo = [i for i, o in enumerate(outcomes) if o is None]
     if todo:
         if ctx.runtime.closing:
@@ -88,10 +76,9 @@ async def send(ctx: ApiContext, messages: Sequence[OutgoingMessage], route: str
         for i, result in zip(todo, results, strict=True):
             if isinstance(result, Refused):
                 slug = _SLUGS.get(result.code, "validation-error")
-                outcomes[i] = Rejected(slug, result.reason, _FIELDS.get(slug),
-                                       result.lookup or lookups[i])
+                outcomes[i] = Rejected(slug, result.reason, _FIELDS.get(slug), result.lookup)
             else:
-                outcomes[i] = Accepted(result.message, lookups[i], result.created)
+                outcomes[i] = Accepted(result.message, None, result.created)
     final = [o for o in outcomes if o is not None]
     metrics = ctx.metrics
     accepted = sum(1 for o in final if isinstance(o, Accepted))

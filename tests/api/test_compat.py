@@ -7,14 +7,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 
-from gateway.http.context import API
 from gateway.keys import Scope
-from gateway.store.models import Category
 from tests.api.apirig import ApiRig, Captured, Receiver, eventually, numbers
 
 
@@ -35,18 +32,6 @@ async def twilio_post(api: ApiRig, account: str, token: str, form: dict[str, str
         headers={"Authorization": aiohttp.encode_basic_auth(account, token)},
     ) as response:
         return response.status, await response.json()
-
-
-class Blocklist:
-    """Stands in for the consent store (a later issue) through the API's hook."""
-
-    def __init__(self, blocked: set[str]) -> None:
-        self.blocked = blocked
-
-    async def refusals(self, recipients: Sequence[tuple[str, Category | None]]
-                       ) -> list[str | None]:
-        return ["the recipient replied STOP" if to in self.blocked else None
-                for to, _category in recipients]
 
 
 async def test_twilio_send_fetch_and_signed_status_callbacks(
@@ -126,8 +111,9 @@ async def test_twilio_errors_have_twilio_codes(api: ApiRig) -> None:
     status, body = await twilio_post(api, "admin", api.keys["admin"], {"To": to, "Body": "x"})
     assert status == 201  # the admin key is an account too
 
-    app = api.rig.gw.http_runner.app  # type: ignore[union-attr]
-    app[API].consent = Blocklist({to})
+    # the recipient opts out (as a STOP reply would): Twilio's own error code, 21610
+    status, _, _ = await api.call("PUT", f"/api/v1/contacts/{to}", json={"opted_out": True})
+    assert status == 200
     status, body = await twilio_post(api, "sender", token, {"To": to, "Body": "promo"})
     assert (status, body["code"]) == (400, 21610)
     status, problem, _ = await api.call("POST", "/api/v1/messages", json={"to": to, "text": "x"})
