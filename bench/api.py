@@ -84,8 +84,6 @@ def _threads_cpu() -> dict[int, float]:
         except OSError:
             continue
         found[int(tid)] = (int(fields[11]) + int(fields[12])) / tick
-        if os.environ.get("SMSGW_BENCH_API_SYS"):
-            found[-int(tid)] = int(fields[12]) / tick  # system time alone
     return found
 
 
@@ -93,14 +91,8 @@ def _split(before: dict[int, float], after: dict[int, float], count: int) -> str
     loop = threading.get_native_id()
     used = {tid: cpu - before.get(tid, 0.0) for tid, cpu in after.items()}
     main = used.pop(loop, 0.0)
-    system = {tid: cpu for tid, cpu in used.items() if tid < 0}
-    for tid in system:
-        used.pop(tid)
-    extra = (f" (system: loop {system.get(-loop, 0.0) / count * 1e6:.0f} us, threads "
-             f"{(sum(system.values()) - system.get(-loop, 0.0)) / count * 1e6:.0f} us)"
-             if system else "")
     return (f"event loop {main / count * 1e6:.0f} us, "
-            f"store threads {sum(used.values()) / count * 1e6:.0f} us{extra}")
+            f"store threads {sum(used.values()) / count * 1e6:.0f} us")
 
 
 # --- the load client (child process) -----------------------------------------------------------

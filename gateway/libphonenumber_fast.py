@@ -22,7 +22,7 @@ _keep_patterns = getattr(phonenumbers, "enable_pattern_cache", None)
 if _keep_patterns is not None:
     _keep_patterns()
 
-_CANONICAL = re.compile(r"\+[1-9]\d{6,14}")
+E164 = re.compile(r"\+[1-9]\d{6,14}")  # the canonical form (use fullmatch)
 _NO_PREFIX = re.compile(r"(?!)")  # matches nothing: a country without a national prefix
 _NPP: dict[int, re.Pattern[str] | None] = {}  # country code -> national prefix for parsing
 
@@ -52,7 +52,7 @@ def parse_e164(text: str) -> phonenumbers.PhoneNumber:
     start of the number, this hands the text to `parse` itself; otherwise the rest of `parse`
     is bookkeeping done here the same way. `tests/gateway/test_numbers_fast_parse.py` checks
     the two agree on every example number libphonenumber ships and on random numbers."""
-    if not _CANONICAL.fullmatch(text):
+    if not E164.fullmatch(text):
         return phonenumbers.parse(text)
     digits = text[1:]
     for size in (1, 2, 3):
@@ -176,4 +176,4 @@ def number_type(parsed: phonenumbers.PhoneNumber, region: str | None = "") -> in
     return kind
 
 
-__all__ = ["number_type", "parse_e164"]
+__all__ = ["E164", "number_type", "parse_e164"]

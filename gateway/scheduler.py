@@ -228,21 +228,26 @@ class Scheduler:
 
     def route(self, to: str, carrier: str | None, sender: str) -> tuple[str, str]:
         """(pool, fairness sender) for a message: `Submitter.check` builds its message with
-        them, so `prepare` finds nothing left to change (no copy per message)."""
-        pool = self.router.pool_for(to, carrier)
-        return pool, sender if self.config.fairness == "sender" else ""
+        them, so it is routed once and never copied to be routed (`submit(routed=True)`)."""
+        return self.router.pool_for(to, carrier), self._fair_sender(sender)
+
+    def _fair_sender(self, sender: str) -> str:
+        return sender if self.config.fairness == "sender" else ""
 
     def prepare(self, message: NewMessage) -> NewMessage:
         """Apply routing and the fairness setting to a message about to be stored."""
         pool = message.pool or self.router.pool_for(message.to, message.carrier)
-        sender = message.sender if self.config.fairness == "sender" else ""
+        sender = self._fair_sender(message.sender)
         if pool == message.pool and sender == message.sender:
             return message
         return replace(message, pool=pool, sender=sender)
 
-    async def submit(self, messages: Sequence[NewMessage]) -> list[Enqueued | Exception]:
-        """Route and durably store messages (one transaction); each result or its refusal."""
-        prepared = [self.prepare(m) for m in messages]
+    async def submit(self, messages: Sequence[NewMessage], *, routed: bool = False
+                     ) -> list[Enqueued | Exception]:
+        """Route and durably store messages (one transaction); each result or its refusal.
+        `routed`: the messages were built with `route` (`Submitter.check`), so they are stored
+        as they are rather than routed a second time."""
+        prepared = list(messages) if routed else [self.prepare(m) for m in messages]
         self._pools.update(m.pool for m in prepared)
         return await self._store.enqueue_many(prepared)
 

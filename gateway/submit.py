@@ -269,7 +269,7 @@ class Submitter:
         refusal), each message is tried in a unit of its own, so one caller's bad message
         fails that caller's request only."""
         try:
-            return list(await self.scheduler.submit(messages))
+            return list(await self.scheduler.submit(messages, routed=True))
         except StoreClosedError:
             raise
         except Exception:
@@ -278,7 +278,7 @@ class Submitter:
         alone: list[Enqueued | BaseException] = []
         for message in messages:
             try:
-                alone.extend(await self.scheduler.submit([message]))
+                alone.extend(await self.scheduler.submit([message], routed=True))
             except StoreClosedError:
                 raise
             except Exception as exc:

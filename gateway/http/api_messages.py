@@ -89,7 +89,7 @@ async def post_message(request: web.Request) -> web.Response:
     (outcome,) = await send(ctx, [message], "api")
     if isinstance(outcome, Rejected):
         raise outcome.problem()
-    found = outcome.lookup or number_lookup(ctx, outcome.message.to)
+    found = number_lookup(ctx, outcome.message.to)  # cached: the look-up the submit made
     response = json_response(
         views.accepted(outcome.message, found, replayed=not outcome.created), 202,
         {"Location": f"{PREFIX}/messages/{outcome.message.id}"},

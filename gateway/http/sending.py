@@ -36,7 +36,6 @@ _FIELDS = {"invalid-number": "to", "empty-text": "text", "too-long": "text",
 @dataclass(frozen=True, slots=True)
 class Accepted:
     message: Message
-    lookup: NumberLookup | None
     created: bool
 
 
@@ -63,32 +62,29 @@ def number_lookup(ctx: ApiContext, number: str) -> NumberLookup:
 async def send(ctx: ApiContext, messages: Sequence[OutgoingMessage], route: str
                ) -> list[Outcome]:
     started = time.perf_counter()
-    outcomes: list[Outcome | None] = [None] * len(messages)
-    todo = [i for i, o in enumerate(outcomes) if o is None]
-    if todo:
-        if ctx.runtime.closing:
-            raise ProblemError("unavailable", "the gateway is shutting down",
-                               headers={"Retry-After": "5"})
-        try:
-            results = await ctx.runtime.submit([messages[i] for i in todo])
-        except RuntimeError as exc:  # shutting down between the check and the call
-            raise ProblemError("unavailable", str(exc), headers={"Retry-After": "5"}) from None
-        for i, result in zip(todo, results, strict=True):
-            if isinstance(result, Refused):
-                slug = _SLUGS.get(result.code, "validation-error")
-                outcomes[i] = Rejected(slug, result.reason, _FIELDS.get(slug), result.lookup)
-            else:
-                outcomes[i] = Accepted(result.message, None, result.created)
-    final = [o for o in outcomes if o is not None]
+    if not messages:
+        return []
+    if ctx.runtime.closing:
+        raise ProblemError("unavailable", "the gateway is shutting down",
+                           headers={"Retry-After": "5"})
+    try:
+        results = await ctx.runtime.submit(messages)
+    except RuntimeError as exc:  # shutting down between the check and the call
+        raise ProblemError("unavailable", str(exc), headers={"Retry-After": "5"}) from None
+    outcomes: list[Outcome] = []
+    refused: list[str] = []
+    for result in results:
+        if isinstance(result, Refused):
+            slug = _SLUGS.get(result.code, "validation-error")
+            outcomes.append(Rejected(slug, result.reason, _FIELDS.get(slug), result.lookup))
+            refused.append(slug)
+        else:
+            outcomes.append(Accepted(result.message, result.created))
     metrics = ctx.metrics
-    accepted = sum(1 for o in final if isinstance(o, Accepted))
-    metrics.observe_submit(route, time.perf_counter() - started, accepted)
-    if accepted == len(final):
-        return final
-    for o in final:
-        if isinstance(o, Rejected):
-            metrics.refused.labels(o.slug).inc()
-    return final
+    metrics.observe_submit(route, time.perf_counter() - started, len(outcomes) - len(refused))
+    for slug in refused:
+        metrics.refused.labels(slug).inc()
+    return outcomes
 
 
 def with_key(message: OutgoingMessage, idempotency_key: str | None, digest: str | None

@@ -4,31 +4,29 @@ seconds rather than minutes.
 `NumberService.lookup` parses each number with libphonenumber (~0.1 ms) and then asks the store
 for learned reachability, one reader round trip per number (~0.4 ms on a small box). For a
 batch, `lookup_many` parses each distinct number once (cached: a campaign repeats countries
-and ranges) and reads reachability for the whole batch in one indexed query, inline. The answers are
-exactly `NumberService.lookup`'s.
+and ranges) and reads reachability for the whole batch in one indexed query, inline. The
+answers are exactly `NumberService.lookup`'s.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Sequence
 
 import phonenumbers
 
+from gateway.libphonenumber_fast import E164
 from gateway.numbers import NumberLookup, NumberPolicy, NumberService, lookup
 from gateway.store.models import LearnedReachability, Reachability
 
 from .db import chunks, from_ms, marks, to_ms, utcnow
-
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 def quick_e164(number: str, region: str | None) -> str | None:
     """The E.164 form of a number, cheaply, for de-duplicating and finding contacts. Whether
     it can take SMS is the one door's decision (`Submitter.check`), not made twice."""
     text = number.strip()
-    if _E164.match(text):
+    if E164.fullmatch(text):
         return text
     try:
         parsed = phonenumbers.parse(text, region)

@@ -191,10 +191,9 @@ class PolicyGate:
         contacts: dict[str, Contact] = self._runner.read_inline(
             lambda c: get_contacts(c, numbers))
         capped: list[_Pending] = []
-        default = self.config.default_category
         for i, original in checked:
             message = original
-            category = message.category or default
+            category = message.category or self.default_category  # set by Submitter.check
             contact = contacts.get(message.to)
             refusal = self._strangers[category] if contact is None else contact.refusal(category)
             if refusal is not None:
@@ -210,10 +209,7 @@ class PolicyGate:
                         continue
                     message = replace(message, text=text, encoding=plan.encoding.value,
                                       segments=plan.segments)
-            message = self.schedule(message, category, contact, now)
-            if message.category is None:  # callers other than Submitter.check
-                message = replace(message, category=category)
-            out[i] = message
+            out[i] = message = self.schedule(message, category, contact, now)
             if self._caps[category] is not None and not _meta(message).get("counted"):
                 capped.append(_Pending(i, message, category))
         if capped:

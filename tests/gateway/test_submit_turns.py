@@ -22,11 +22,12 @@ class CountingScheduler(Scheduler):
         self.units: list[int] = []
         self.poison = poison
 
-    async def submit(self, messages: Sequence[NewMessage]) -> list[Enqueued | Exception]:
+    async def submit(self, messages: Sequence[NewMessage], *, routed: bool = False
+                     ) -> list[Enqueued | Exception]:
         self.units.append(len(messages))
         if self.poison is not None and any(m.text == self.poison for m in messages):
             raise RuntimeError("an SQL error for this message")  # a bug, not a refusal
-        return await super().submit(messages)
+        return await super().submit(messages, routed=routed)
 
 
 def one(i: int, text: str | None = None) -> list[OutgoingMessage]:
