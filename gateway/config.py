@@ -113,6 +113,11 @@ class NumbersConfig(_Section):
     allow_fixed_line: bool = False
     invalid_ttl_days: float = Field(default=30, gt=0)
     absent_ttl_hours: float = Field(default=6, gt=0)
+    lookup_processes: int | None = Field(
+        default=None, ge=0, le=16,
+        description="child processes that look up the numbers of big batches (200 numbers or"
+        " more) off the event loop; unset: one per CPU beyond the first, at most 2; 0: none",
+    )
 
     @field_validator("default_region")
     @classmethod

@@ -31,6 +31,7 @@ from gateway.config import Settings
 from gateway.http.app import build_app
 from gateway.inbound import ReassemblyJanitor
 from gateway.logging import log_event
+from gateway.lookup_pool import LookupPool, auto_count
 from gateway.messaging import Messaging, secret_for_database
 from gateway.metrics import GatewayMetrics
 from gateway.modem_status import PoolOptions, PortSpec
@@ -251,6 +252,7 @@ class Gateway:
         pool: ModemPool | None = None
         janitor: ReassemblyJanitor | None = None
         messaging: Messaging | None = None
+        lookups: LookupPool | None = None
         try:
             scheduler = Scheduler(
                 store,
@@ -278,7 +280,12 @@ class Gateway:
                 all_specs, scheduler=scheduler, store=store, options=options.pool,
             )
             janitor = ReassemblyJanitor(store, settings.inbound.reassembly_timeout_s)
-            numbers = NumberService(policy_from_config(settings.numbers), store)
+            processes = settings.numbers.lookup_processes
+            if processes is None:
+                processes = auto_count()
+            if processes:
+                lookups = LookupPool(processes)  # spawned by the first big batch
+            numbers = NumberService(policy_from_config(settings.numbers), store, lookups)
             messaging = Messaging(store, settings.messaging, numbers=numbers.policy,
                                   secret=secret_for_database(settings.db_path))
             # keyword handling (STOP/START/HELP) hears about an inbound message at its commit
@@ -302,6 +309,8 @@ class Gateway:
                 await janitor.close()
             if scheduler is not None:
                 await scheduler.close()
+            if lookups is not None:
+                await lookups.close()
             await store.close()
             if sim is not None:
                 await sim.close()
@@ -378,6 +387,8 @@ class Gateway:
                 await self.messaging.close()
             await self.janitor.close()
             await self.scheduler.close()
+            if self.numbers.workers is not None:
+                await self.numbers.workers.close()
             await self.store.close()
             if self.sim is not None:
                 await self.sim.close()

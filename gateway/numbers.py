@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -20,6 +21,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType, carrier, timezone
 
 from gateway.libphonenumber_fast import number_type, parse_e164
+from gateway.record import record
 from gateway.store.models import LearnedReachability, Reachability
 
 
@@ -74,7 +76,7 @@ class NumberPolicy:
     allow_fixed_line: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NumberLookup:
     """`e164` is the form to send to (digits only for a short code), None when unparseable."""
 
@@ -246,12 +248,24 @@ class _ReachabilityReader(Protocol):
     async def reachability(self, number: str) -> LearnedReachability | None: ...
 
 
+class BatchLookups(Protocol):
+    """Offline look-ups of a whole batch elsewhere (`gateway.lookup_pool.LookupPool`); None
+    means "do them yourself"."""
+
+    async def lookup(self, numbers: Sequence[str], policy: NumberPolicy
+                     ) -> list[NumberLookup] | None: ...
+
+    async def close(self) -> None: ...
+
+
 class NumberService:
     """`lookup` plus learned reachability from the store (when one is given)."""
 
-    def __init__(self, policy: NumberPolicy, store: _ReachabilityReader | None = None) -> None:
+    def __init__(self, policy: NumberPolicy, store: _ReachabilityReader | None = None,
+                 workers: BatchLookups | None = None) -> None:
         self.policy = policy
         self._store = store
+        self.workers = workers  # look-ups of big batches in child processes (lookup_pool)
 
     @property
     def store(self) -> _ReachabilityReader | None:

@@ -19,6 +19,7 @@ from drivers.pdu.errors import EncodeArgumentError
 from gateway.encoding import plan_text
 from gateway.messaging.lookups import lookup_many
 from gateway.numbers import NumberLookup, NumberService
+from gateway.record import record
 from gateway.scheduler import Scheduler
 from gateway.store.errors import (
     IdempotencyConflictError,
@@ -30,7 +31,7 @@ from gateway.store.models import Category, Enqueued, Lane, NewMessage
 MAX_TEXT_CHARS = 10_000  # far above any allowed segment count; bounds the work per request
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OutgoingMessage:
     """What a caller asks to send. `to` is as the caller wrote it; it is normalised here."""
 
@@ -240,7 +241,7 @@ class Submitter:
         lookups: list[NumberLookup | None] = [None] * len(messages)
         if wanted:
             found = await lookup_many([messages[i].to for i in wanted], self.numbers.policy,
-                                      self.numbers.store)
+                                      self.numbers.store, self.numbers.workers)
             for i, one in zip(wanted, found, strict=True):
                 lookups[i] = one
         for i, message in enumerate(messages):

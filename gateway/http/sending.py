@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from gateway.numbers import NumberLookup, lookup
+from gateway.record import record
 from gateway.store.models import Message
 from gateway.submit import OutgoingMessage, Refused
 
@@ -33,7 +34,7 @@ _FIELDS = {"invalid-number": "to", "empty-text": "text", "too-long": "text",
            "idempotency-conflict": "Idempotency-Key"}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Accepted:
     message: Message
     created: bool

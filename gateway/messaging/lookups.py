@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import phonenumbers
 
 from gateway.libphonenumber_fast import E164
-from gateway.numbers import NumberLookup, NumberPolicy, NumberService, lookup
+from gateway.numbers import BatchLookups, NumberLookup, NumberPolicy, NumberService, lookup
 from gateway.store.models import LearnedReachability, Reachability
 
 from .db import chunks, from_ms, marks, to_ms, utcnow
@@ -52,11 +52,14 @@ def _learned(conn: sqlite3.Connection, numbers: Sequence[str], now_ms: int
     return found
 
 
-async def lookup_many(numbers: Sequence[str], policy: NumberPolicy, store: object | None
-                      ) -> list[NumberLookup]:
+async def lookup_many(numbers: Sequence[str], policy: NumberPolicy, store: object | None,
+                      workers: BatchLookups | None = None) -> list[NumberLookup]:
     """`NumberService(policy, store).lookup` for each number, with one store read for the
-    whole batch when the store runs units of work (`SqliteStore`), else one read each."""
-    firsts = [lookup(n, policy) for n in numbers]  # gateway.numbers caches the offline part
+    whole batch when the store runs units of work (`SqliteStore`), else one read each. The
+    offline part of a big batch is done by `workers` (child processes) when there are any."""
+    firsts = await workers.lookup(numbers, policy) if workers is not None else None
+    if firsts is None:
+        firsts = [lookup(n, policy) for n in numbers]  # gateway.numbers caches these
     wanted = [f.e164 for f in firsts if f.e164 is not None and not f.short_code]
     if store is None or not wanted:
         return firsts

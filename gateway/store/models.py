@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from gateway.record import record
+
 
 class MessageStatus(StrEnum):
     """Twilio's status words plus `expired` (api-conventions.md)."""
@@ -87,7 +89,7 @@ class Category(StrEnum):
 # --- outbound -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NewMessage:
     """What a caller asks the store to accept. The caller has already validated the number and
     planned the encoding (`drivers.pdu.count_text`), so the store only records the decision.
@@ -123,7 +125,7 @@ class MessageError:
     detail: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Message:
     id: str
     to: str
@@ -165,7 +167,7 @@ class Part:
     report_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Transition:
     """One recorded move of a message. `id` is increasing, so it doubles as a feed cursor (the
     webhook outbox can remember the last id it handled instead of duplicating rows)."""
@@ -188,7 +190,7 @@ class MessageDetail:
     history: tuple[Transition, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Enqueued:
     """`created` is False when an idempotency key replayed an existing message."""
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +25,7 @@ from gateway.store import (
 )
 from gateway.store.ids import IdGenerator, id_time
 from gateway.store.migrations import load_migrations
+from gateway.store.models import Category, Lane
 from tests.gateway.gwhelpers import FakeClock, msg
 
 
@@ -212,3 +216,41 @@ async def test_list_messages_filters_and_pages(store: SqliteStore, clock: FakeCl
     assert [m.text for m in to.messages] == ["3", "1"]
     since = await store.list_messages(MessageQuery(since=clock.now.replace(second=2)))
     assert [m.text for m in since.messages] == ["4", "3", "2"]
+
+
+async def test_a_batch_stores_exactly_what_one_at_a_time_stores(store: SqliteStore,
+                                                                clock: FakeClock) -> None:
+    """The batch insert carries its rows to SQLite as one JSON text (json_each); every column
+    must come back as the per-message insert stores it, for any text: quotes, backslashes,
+    emoji, line separators, a NUL (SQLite's JSON strings end there, so such a batch is bound
+    row by row), and something that merely looks like an escaped NUL."""
+    texts = ['say "hi"', "back\\slash", "emoji 😀 and ü", "line\u2028sep\nnew", "nul\x00inside",
+             "looks like \\u0000", "tab\there", "{\"json\": [1, 2]}", "x" * 500]
+    extra: dict[str, Any] = {
+        "category": Category.TRANSACTIONAL, "pool": "carrier:vodafone", "carrier": "Vodafone",
+        "api_key": "key", "status_callback": "https://example.com/cb",
+        "metadata": {"order": 17, "note": "ünïcode \x00"},
+        "send_at": clock.now + timedelta(hours=1), "expires_at": clock.now + timedelta(hours=5),
+        "request_status_report": False,
+    }
+    for with_nul in (True, False):
+        # 8 copies: a batch big enough for the JSON insert (a message alone is bound)
+        chosen = [t for t in texts if with_nul or "\x00" not in t] * 8
+        batch = [msg(text=t, segments=1 + i % 2, lane=Lane.HIGH, **extra)
+                 for i, t in enumerate(chosen)]
+        batched = await store.enqueue_many(batch)
+        single = [await store.enqueue(new) for new in batch]
+        for new, one, alone in zip(batch, batched, single, strict=True):
+            assert not isinstance(one, Exception)
+            a = await store.get_message(one.message.id)
+            b = await store.get_message(alone.message.id)
+            assert a is not None and b is not None
+            assert a.message.text == b.message.text == new.text
+            assert replace(a.message, id="", created_at=b.message.created_at,
+                           updated_at=b.message.updated_at, metadata=None) == replace(
+                b.message, id="", metadata=None)
+            assert a.message.metadata == b.message.metadata == {"order": 17,
+                                                                "note": "ünïcode \x00"}
+            assert [(p.seq, p.status) for p in a.parts] == [(p.seq, p.status) for p in b.parts]
+            assert [(t.from_status, t.to_status) for t in a.history] == [
+                (t.from_status, t.to_status) for t in b.history]
