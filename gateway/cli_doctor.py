@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -61,17 +60,4 @@ def doctor_command(args: argparse.Namespace) -> int:
     return 1 if problems(findings) else 0
 
 
-__all__ = ["doctor_command", "main", "register"]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m gateway.cli_doctor ...`: the same command without the `smsgw` entry point."""
-    parser = argparse.ArgumentParser(prog="smsgw")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["doctor", *(sys.argv[1:] if argv is None else argv)])
-    result: int = args.func(args)
-    return result
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+__all__ = ["doctor_command", "register"]

@@ -73,17 +73,4 @@ def install_command(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["install_command", "main", "register"]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m gateway.cli_install ...`: the same command without the `smsgw` entry point."""
-    parser = argparse.ArgumentParser(prog="smsgw")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["install", *(sys.argv[1:] if argv is None else argv)])
-    result: int = args.func(args)
-    return result
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+__all__ = ["install_command", "register"]

@@ -409,19 +409,3 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 __all__ = ["Client", "describe", "register", "safe", "spark", "table"]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m gateway.cli_ops COMMAND ...`: these commands without the `smsgw` entry point."""
-    parser = argparse.ArgumentParser(prog="smsgw")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        result: int = args.func(args)
-    except KeyboardInterrupt:
-        return 130
-    return result
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

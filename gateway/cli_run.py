@@ -163,17 +163,4 @@ async def serve(settings: Settings, options: RuntimeOptions) -> int:
     return 0
 
 
-__all__ = ["main", "register", "run_command", "run_loop", "runtime_options", "serve"]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m gateway.cli_run run ...`: the same command without the `smsgw` entry point."""
-    parser = argparse.ArgumentParser(prog="smsgw")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    result: int = args.func(args)
-    return result
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+__all__ = ["register", "run_command", "run_loop", "runtime_options", "serve"]

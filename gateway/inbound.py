@@ -14,7 +14,6 @@ SIM, so a crafted message can neither crash the gateway nor fill the SIM.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from drivers.pdu import Deliver, PduError, StatusReport, decode_pdu
 from gateway.logging import log_event
 from gateway.store.errors import StoreClosedError
 from gateway.store.models import InboundMessage, InboundPart
+from gateway.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from gateway.modem_status import ModemCounters
@@ -296,10 +296,7 @@ class ReassemblyJanitor:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def sweep(self) -> list[InboundMessage]:
         expired = await self.store.expire_reassembly(_now() - self.timeout)

@@ -27,6 +27,7 @@ from typing import Final
 
 from gateway.lookup_worker import HEADER, HELLO, MAX_FRAME, frame, policy_row, row_lookup
 from gateway.numbers import NumberLookup, NumberPolicy
+from gateway.tasks import cancel_and_wait
 
 _LOG = logging.getLogger(__name__)
 
@@ -59,14 +60,14 @@ class _Worker:
         self.deadline_base = deadline_base
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.gone = False
+        self.failed_at = 0.0  # time.monotonic() of the failure, once gone
         self._closing = False
         self._waiting: deque[asyncio.Future[list[NumberLookup]]] = deque()
         self._reader = asyncio.get_running_loop().create_task(self._read(), name=f"{name}-read")
 
     @property
     def usable(self) -> bool:
-        return not self.gone and self.ready.done() and not self.ready.cancelled() \
-            and self.ready.exception() is None
+        return not self.gone and self.ready.done()  # a failure before hello marks it gone
 
     async def request(self, numbers: Sequence[str], policy: NumberPolicy) -> list[NumberLookup]:
         if not self.usable:
@@ -126,6 +127,7 @@ class _Worker:
         if self.gone:
             return
         self.gone = True
+        self.failed_at = time.monotonic()
         if not self._closing:
             _LOG.warning("number look-up child %s failed: %s; looking up inline meanwhile",
                          self.name, why)
@@ -153,9 +155,7 @@ class _Worker:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
             await self.process.wait()
-        self._reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reader
+        await cancel_and_wait(self._reader)
         self.gone = True
 
 
@@ -170,7 +170,6 @@ class LookupPool:
         self.respawn_after = respawn_after
         self.deadline_base = deadline_base
         self._workers: list[_Worker | None] = [None] * count
-        self._failed_at: list[float] = [0.0] * count
         self._spawning: set[asyncio.Task[None]] = set()
         self._started = False
         self._closed = False
@@ -180,8 +179,7 @@ class LookupPool:
         batches are looked up inline). Without `start`, the first batch big enough to use them
         spawns them: a gateway that never sees one never pays for them."""
         self._started = True
-        for slot in range(self.count):
-            await self._spawn(slot)
+        await self._start_all()
 
     async def wait_ready(self, within: float = READY_WITHIN) -> bool:
         """Whether every child said hello within `within` s (tests and benchmarks)."""
@@ -197,8 +195,7 @@ class LookupPool:
         if self._closed:
             return
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-c",
-            "from gateway.lookup_worker import main; raise SystemExit(main())",
+            sys.executable, "-m", "gateway.lookup_worker",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )
         self._workers[slot] = _Worker(process, f"lookup-{slot}", self.deadline_base)
@@ -208,13 +205,9 @@ class LookupPool:
         for slot, worker in enumerate(self._workers):
             if worker is None or not worker.gone or self._spawning:
                 continue
-            if not self._failed_at[slot]:
-                self._failed_at[slot] = now
-            if now - self._failed_at[slot] < self.respawn_after:
+            if now - worker.failed_at < self.respawn_after:
                 continue
-            self._failed_at[slot] = 0.0
-            old = worker
-            task = asyncio.get_running_loop().create_task(self._respawn(slot, old),
+            task = asyncio.get_running_loop().create_task(self._respawn(slot, worker),
                                                           name=f"lookup-{slot}-respawn")
             self._spawning.add(task)
             task.add_done_callback(self._spawning.discard)
@@ -250,10 +243,11 @@ class LookupPool:
         if not ready:
             return None
         share = -(-len(numbers) // len(ready))
+        parts = [numbers[i:i + share] for i in range(0, len(numbers), share)]
         try:
             answers = await asyncio.gather(*(
-                worker.request(numbers[i * share:(i + 1) * share], policy)
-                for i, worker in enumerate(ready) if numbers[i * share:(i + 1) * share]))
+                worker.request(part, policy)
+                for worker, part in zip(ready, parts, strict=False)))  # parts may be fewer
         except WorkerGoneError:
             return None
         found = [one for answer in answers for one in answer]

@@ -109,9 +109,9 @@ def main() -> int:
     return serve(sys.stdin.buffer, sys.stdout.buffer)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 __all__ = ["HEADER", "HELLO", "MAX_FRAME", "answer", "frame", "lookup_row", "main",
            "policy_row", "row_lookup", "serve"]
+
+
+if __name__ == "__main__":  # how gateway.lookup_pool starts it: python -m gateway.lookup_worker
+    raise SystemExit(main())

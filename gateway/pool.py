@@ -11,7 +11,6 @@ by-id link and its ttyUSB both configured) are driven once: the second port is p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import glob
 import logging
 import os
@@ -36,6 +35,7 @@ from gateway.supervisor import (
     ModemSupervisor,
     open_modem,
 )
+from gateway.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from gateway.scheduler import Scheduler
@@ -99,10 +99,7 @@ class ModemPool:
         self._closing = True
         self.stop_claiming()
         task, self._scan_task = self._scan_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         supervisors = list(self.supervisors.values())
         await asyncio.gather(*(s.stop() for s in supervisors), return_exceptions=True)
         self.supervisors.clear()

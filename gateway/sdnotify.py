@@ -22,13 +22,14 @@ daemon must not fail because its supervisor went away.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Final
+
+from gateway.tasks import cancel_and_wait
 
 _LOG = logging.getLogger(__name__)
 
@@ -198,10 +199,7 @@ class Notifier:
     async def close(self) -> None:
         """Stop the keep-alives and close the socket (safe to call twice)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         self._close_socket()
 
     async def __aenter__(self) -> Notifier:

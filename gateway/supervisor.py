@@ -61,6 +61,7 @@ from gateway.modem_status import (
 from gateway.ports import open_modem
 from gateway.scheduler import ModemInfo, Scheduler
 from gateway.store.models import InboundMessage
+from gateway.tasks import cancel_and_wait
 from gateway.worker import Worker
 
 if TYPE_CHECKING:
@@ -242,9 +243,7 @@ class ModemSupervisor:
         self._wakeup.set()
         task = self._task
         if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         await self._end_session()
 
     # --- operator actions ----------------------------------------------------------------

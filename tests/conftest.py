@@ -1,4 +1,5 @@
-"""Suite-wide guards: a test that leaves a task running behind it fails (STYLE.md habit 9)."""
+"""Suite-wide guards: a test that leaves a task running behind it fails (STYLE.md habit 9).
+And `receiver`, the webhook receiver the API and status-page tests share."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+
+from tests.api.apirig import Receiver
 
 
 @pytest.fixture(autouse=True)
@@ -21,3 +24,12 @@ async def _no_lingering_tasks() -> AsyncIterator[None]:
             task.cancel()
         await asyncio.gather(*left, return_exceptions=True)
         pytest.fail(f"test left {len(left)} task(s) running: {[t.get_name() for t in left]}")
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    r = await Receiver().start()
+    try:
+        yield r
+    finally:
+        await r.close()

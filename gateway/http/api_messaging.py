@@ -73,28 +73,13 @@ from .auth import current_key, route
 from .body import parse_json, read_body, require_json
 from .context import API
 from .idempotency import key_of, request_hash
-from .problems import PROBLEMS, ProblemError, ProblemType, from_validation
+from .problems import ProblemError, from_validation
 
 PREFIX = "/api/v1"
 NUMBER = r"{number:\+?[0-9][0-9 ().\-/]{0,39}}"  # never "import" or "export"
 MESSAGING: web.AppKey[Messaging] = web.AppKey("smsgw_messaging", Messaging)
 MAX_JSON = 64 * 1024
 MAX_UPLOAD = 32 * 1024 * 1024
-
-# Problem types of this module; the API helper may move them into `problems.PROBLEMS`.
-_OWN_PROBLEMS = (
-    ProblemType("no-consent", 422, "No consent",
-                "Marketing messages need the recipient's recorded consent."),
-    ProblemType("frequency-capped", 422, "Frequency cap reached",
-                "The recipient has had the most messages of this category allowed in the "
-                "configured window."),
-    ProblemType("template-error", 422, "Template error",
-                "The template cannot be parsed or a field it needs is missing."),
-    ProblemType("conflict", 409, "Conflict",
-                "The resource is not in a state that allows this action."),
-)
-for _problem in _OWN_PROBLEMS:
-    PROBLEMS.setdefault(_problem.slug, _problem)
 
 _REFUSALS = {
     "opted_out": ("opted-out", "to"),

@@ -315,9 +315,7 @@ class Campaigns:
     # --- progress ------------------------------------------------------------------------------
 
     async def progress(self, campaign_id: str) -> Progress:
-        campaign = await self.get(campaign_id)
-        if campaign is None:
-            raise CampaignError("not_found", f"no campaign {campaign_id!r}")
+        campaign = await self._must(campaign_id)
 
         def unit(conn: sqlite3.Connection) -> dict[str, int]:
             counts = {"queued": 0, "sending": 0, "sent": 0, "delivered": 0, "failed": 0,

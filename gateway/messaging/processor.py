@@ -28,6 +28,7 @@ from gateway.numbers import redact_number
 from gateway.store.errors import NotCancelableError, NotFoundError, StoreClosedError
 from gateway.store.models import Category, Lane, MessageQuery, MessageStatus
 from gateway.submit import OutgoingMessage, Refused, SubmitResult
+from gateway.tasks import cancel_and_wait
 
 from .config import MessagingConfig, RuleConfig
 from .contacts import Contact, get_contact, set_opted_out, set_profile
@@ -114,10 +115,7 @@ class InboundProcessor:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

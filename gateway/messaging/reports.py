@@ -15,7 +15,7 @@ import io
 import sqlite3
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -52,6 +52,19 @@ class Row:
     failed_by_reason: dict[str, int] = field(default_factory=dict)
     delivery_seconds: list[float] = field(default_factory=list)
     scores: list[int] = field(default_factory=list)
+
+    def add(self, other: Row) -> None:
+        """Fold `other`'s figures into this row (the report's total): every field but the key,
+        so a figure added to `Row` is totalled without being named here."""
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(mine, int):
+                setattr(self, f.name, mine + theirs)
+            elif isinstance(mine, list):
+                mine.extend(theirs)
+            elif isinstance(mine, dict):
+                for k, v in theirs.items():
+                    mine[k] = mine.get(k, 0) + v
 
     def json(self, price: float, currency: str) -> dict[str, Any]:
         finished = self.delivered + self.failed
@@ -190,20 +203,7 @@ class Reports:
         items = [r.json(price, currency) for r in rows]
         total = Row("total")
         for r in rows:
-            total.messages += r.messages
-            total.sent += r.sent
-            total.delivered += r.delivered
-            total.failed += r.failed
-            total.canceled += r.canceled
-            total.pending += r.pending
-            total.segments += r.segments
-            total.billable_segments += r.billable_segments
-            total.replies += r.replies
-            total.opt_outs += r.opt_outs
-            total.delivery_seconds += r.delivery_seconds
-            total.scores += r.scores
-            for k, v in r.failed_by_reason.items():
-                total.failed_by_reason[k] = total.failed_by_reason.get(k, 0) + v
+            total.add(r)
         return {"group_by": by.value, "since": since.astimezone(UTC).isoformat(),
                 "until": until.astimezone(UTC).isoformat(), "rows": items,
                 "total": total.json(price, currency)}

@@ -34,6 +34,7 @@ from gateway.modem_status import ModemStatus
 from gateway.store.api_models import DeliveryResult, OutboxItem, WebhookEndpoint
 from gateway.store.errors import StoreClosedError
 from gateway.store.sqlite_api import ApiStore
+from gateway.tasks import cancel_and_wait
 
 from .events import (
     FORMAT_KANNEL,
@@ -127,10 +128,7 @@ class WebhookDispatcher:
     async def close(self) -> None:
         self._closing = True
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         deliveries = list(set(self._deliveries.values()))
         for delivery in deliveries:
             delivery.cancel()

@@ -5,13 +5,14 @@ makes them, an aiohttp client, and a local receiver for webhooks and callbacks."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 from aiohttp import web
@@ -116,6 +117,17 @@ class ApiRig:
             conn.close()
         self.keys[name] = new.key
         return new.key
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, tmp: Path, modems: int) -> AsyncIterator[Self]:
+        """The rig started with `modems` simulated modems, closed on the way out."""
+        rig = cls(tmp)
+        try:
+            await rig.start(modems)
+            yield rig
+        finally:
+            await rig.close()
 
     async def start(self, modems: int = 2, *, rate: float = 1000.0, **sections: dict[str, Any]
                     ) -> ApiRig:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.apirig import ApiRig, Receiver
+from tests.api.apirig import ApiRig
 
 
 @pytest.fixture
@@ -23,12 +23,3 @@ async def rig(tmp_path: Path) -> AsyncIterator[ApiRig]:
 async def api(rig: ApiRig) -> ApiRig:
     """The rig started with defaults (2 modems, generous rate limit)."""
     return await rig.start()
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = await Receiver().start()
-    try:
-        yield r
-    finally:
-        await r.close()

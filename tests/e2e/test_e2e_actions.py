@@ -14,12 +14,8 @@ from tests.api.apirig import ApiRig, eventually, numbers
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[ApiRig]:
-    r = ApiRig(tmp_path)
-    try:
-        await r.start(2)
+    async with ApiRig.running(tmp_path, 2) as r:
         yield r
-    finally:
-        await r.close()
 
 
 async def _act(api: ApiRig, modem: str, action: str) -> dict[str, Any]:

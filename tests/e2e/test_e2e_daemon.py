@@ -50,7 +50,7 @@ class Daemon:
 
     def __init__(self, args: Sequence[str], tmp: Path) -> None:
         self.port = free_port()
-        self.args = [sys.executable, "-m", "gateway.cli_run", "run",
+        self.args = [sys.executable, "-m", "gateway.cli", "run",
                      "--listen", f"127.0.0.1:{self.port}", *args]
         self.log = tmp / f"daemon-{self.port}.log"
         self.process: asyncio.subprocess.Process | None = None

@@ -7,16 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.messaging.msgrig import Clock, MessagingRig
+from tests.gateway.gwhelpers import FakeClock
+from tests.messaging.msgrig import MessagingRig
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-async def rig(tmp_path: Path, clock: Clock) -> AsyncIterator[MessagingRig]:
+async def rig(tmp_path: Path, clock: FakeClock) -> AsyncIterator[MessagingRig]:
     r = MessagingRig(tmp_path, clock)
     try:
         yield r

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from gateway.scheduler import Scheduler
 from gateway.store import SqliteStore
 from gateway.store.models import InboundPart
 from gateway.submit import OutgoingMessage, SubmitResult, Submitter
+from tests.gateway.gwhelpers import FakeClock
 
 
 def make_submitter(scheduler: Scheduler, numbers: NumberService, messaging: Messaging,
@@ -22,19 +22,8 @@ def make_submitter(scheduler: Scheduler, numbers: NumberService, messaging: Mess
     return Submitter(scheduler, numbers, max_segments=max_segments, policy=messaging.policy)
 
 
-class Clock:
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2025, 3, 10, 12, 0, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 class MessagingRig:
-    def __init__(self, tmp: Path, clock: Clock) -> None:
+    def __init__(self, tmp: Path, clock: FakeClock) -> None:
         self.tmp = tmp
         self.clock = clock
         self.store: SqliteStore | None = None

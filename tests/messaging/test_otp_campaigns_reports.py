@@ -12,10 +12,11 @@ from gateway.messaging import MessagingError
 from gateway.messaging.campaigns import CampaignError, Window, parse_csv
 from gateway.messaging.config import EventBinding, MessagingConfig, OtpConfig, TemplateConfig
 from gateway.messaging.contacts import Consent
-from gateway.messaging.reports import GroupBy, to_csv
+from gateway.messaging.reports import GroupBy, Row, to_csv
 from gateway.store.models import Category, ClaimRequest, Lane, MessageStatus
 from gateway.submit import Refused
-from tests.messaging.msgrig import Clock, MessagingRig
+from tests.gateway.gwhelpers import FakeClock
+from tests.messaging.msgrig import MessagingRig
 
 ANN = "+4915112345678"
 
@@ -108,7 +109,7 @@ async def test_campaign_reports_rows_and_queues_the_rest(rig: MessagingRig) -> N
 
 
 async def test_campaign_pace_window_pause_resume_cancel(tmp_path) -> None:
-    clock = Clock(datetime(2025, 3, 10, 6, 0, tzinfo=UTC))  # 07:00 Berlin
+    clock = FakeClock(datetime(2025, 3, 10, 6, 0, tzinfo=UTC))  # 07:00 Berlin
     rig = MessagingRig(tmp_path, clock)
     await rig.start(MessagingConfig(templates=[TemplateConfig(name="note", text="Hi {name}")]))
     try:
@@ -196,3 +197,20 @@ async def test_delivery_report_by_category_template_and_sim(rig: MessagingRig) -
     text = to_csv(GroupBy.CATEGORY, (await rig.m.reports.delivery(GroupBy.CATEGORY))["rows"])
     assert text.splitlines()[0].startswith("category,messages,sent,delivered,failed")
     assert MessageStatus.DELIVERED
+
+
+def test_the_total_row_adds_up_every_figure() -> None:
+    a = Row("a", messages=3, sent=2, delivered=1, failed=1, canceled=1, pending=0, segments=4,
+            billable_segments=3, replies=1, opt_outs=0, failed_by_reason={"absent": 1},
+            delivery_seconds=[2.0], scores=[5])
+    b = Row("b", messages=2, sent=2, delivered=2, failed=0, canceled=0, pending=1, segments=2,
+            billable_segments=2, replies=0, opt_outs=1, failed_by_reason={"absent": 2, "x": 1},
+            delivery_seconds=[4.0, 6.0], scores=[1, 2])
+    total = Row("total")
+    total.add(a)
+    total.add(b)
+    assert total == Row("total", messages=5, sent=4, delivered=3, failed=1, canceled=1,
+                        pending=1, segments=6, billable_segments=5, replies=1, opt_outs=1,
+                        failed_by_reason={"absent": 3, "x": 1},
+                        delivery_seconds=[2.0, 4.0, 6.0], scores=[5, 1, 2])
+    assert a.failed_by_reason == {"absent": 1}  # the rows themselves are left as they were

@@ -9,7 +9,8 @@ from gateway.messaging.contacts import Consent
 from gateway.messaging.policy import next_allowed
 from gateway.store.models import Category
 from gateway.submit import Refused
-from tests.messaging.msgrig import Clock, MessagingRig
+from tests.gateway.gwhelpers import FakeClock
+from tests.messaging.msgrig import MessagingRig
 
 ANN = "+4915112345678"  # Europe/Berlin
 BOB = "+4915112345679"
@@ -49,7 +50,7 @@ async def test_revoking_a_category_refuses_it_and_history_is_kept(rig: Messaging
 
 
 async def test_quiet_hours_reschedule_marketing_to_the_next_allowed_time(tmp_path) -> None:
-    clock = Clock(datetime(2025, 3, 10, 21, 30, tzinfo=UTC))  # 22:30 in Berlin
+    clock = FakeClock(datetime(2025, 3, 10, 21, 30, tzinfo=UTC))  # 22:30 in Berlin
     rig = MessagingRig(tmp_path, clock)
     await rig.start()
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.backup import BackupError, backup
-from gateway.cli_backup import main as backup_main
+from gateway.cli import main
 from gateway.store import SqliteStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,7 +95,7 @@ def test_the_command_line_takes_the_store_from_the_config(tmp_path: Path,
     config.write_text(f'[store]\npath = "{db}"\n')
     out = tmp_path / "backups"
     out.mkdir()
-    assert backup_main([str(out), "--config", str(config)]) == 0
+    assert main(["backup", str(out), "--config", str(config)]) == 0
     printed = capsys.readouterr().out
     made, made_keyring = sorted(out.iterdir())
     assert made.name.startswith("smsgw-") and made.suffix == ".db"
@@ -105,9 +105,9 @@ def test_the_command_line_takes_the_store_from_the_config(tmp_path: Path,
     assert made_keyring.read_bytes() == keyring.read_bytes()
     assert made_keyring.stat().st_mode & 0o777 == 0o600
     # an existing file is not replaced without --force
-    assert backup_main([str(made), "--db", str(db)]) == 1
+    assert main(["backup", str(made), "--db", str(db)]) == 1
     assert "exists" in capsys.readouterr().err
-    assert backup_main([str(made), "--db", str(db), "--force"]) == 0
+    assert main(["backup", str(made), "--db", str(db), "--force"]) == 0
 
 
 def test_a_missing_or_corrupt_store_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -66,7 +66,8 @@ def _doctor_for_nobody(config: Path) -> subprocess.CompletedProcess[str]:
     check. (Running it *as* nobody would need the checkout readable by nobody, which a clone's
     directory need not be.)"""
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli_doctor", "--config", str(config), "--user", "nobody"],
+        [sys.executable, "-m", "gateway.cli", "doctor", "--config", str(config),
+         "--user", "nobody"],
         capture_output=True, text=True, timeout=60, check=False, cwd="/",
         env={"PATH": os.environ["PATH"], "HOME": "/nonexistent", "PYTHONDONTWRITEBYTECODE": "1"},
     )

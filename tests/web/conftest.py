@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.webrig import Receiver, StatusRig
+from tests.web.webrig import StatusRig
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "web"
 CHROMIUM_ARGS = [
@@ -35,12 +35,8 @@ def chromium_path() -> str:
 
 @pytest.fixture
 async def status(tmp_path: Path) -> AsyncIterator[StatusRig]:
-    rig = StatusRig(tmp_path)
-    try:
-        await rig.start(4)
+    async with StatusRig.running(tmp_path, 4) as rig:
         yield rig
-    finally:
-        await rig.close()
 
 
 @pytest.fixture
@@ -56,12 +52,3 @@ async def browser() -> AsyncIterator[Any]:
             yield launched
         finally:
             await launched.close()
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = await Receiver().start()
-    try:
-        yield r
-    finally:
-        await r.close()

@@ -20,12 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 async def gw(tmp_path: Path) -> AsyncIterator[StatusRig]:
-    rig = StatusRig(tmp_path)
-    try:
-        await rig.start(2)
+    async with StatusRig.running(tmp_path, 2) as rig:
         yield rig
-    finally:
-        await rig.close()
 
 
 def environment(key: str | None) -> dict[str, str]:
@@ -38,7 +34,7 @@ def environment(key: str | None) -> dict[str, str]:
 async def smsgw(gw: StatusRig, *args: str, key: str | None = "reader",
                 extra: Sequence[str] = ()) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli_ops", *args, "--url", gw.url, *extra,
+        sys.executable, "-m", "gateway.cli", *args, "--url", gw.url, *extra,
         cwd=ROOT, env=environment(gw.keys[key] if key else None),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
@@ -76,7 +72,7 @@ async def test_send_and_wait_inbox_and_tail(gw: StatusRig, tmp_path: Path) -> No
     key_file.write_text(gw.keys["admin"] + "\n")
     to = numbers(1, start=5150)[0]
     tail = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli_ops", "tail", "--url", gw.url, "--count", "5",
+        sys.executable, "-m", "gateway.cli", "tail", "--url", gw.url, "--count", "5",
         "--only", "message",
         cwd=ROOT, env=environment(gw.keys["reader"]), stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -122,7 +118,7 @@ async def test_errors_say_what_to_do(gw: StatusRig) -> None:
     code, _, err = await smsgw(gw, "send", "--to", "12", "--text", "x", key="sender")
     assert code == 1 and "HTTP 422" in err
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli_ops", "status", "--url", "http://127.0.0.1:9",
+        sys.executable, "-m", "gateway.cli", "status", "--url", "http://127.0.0.1:9",
         cwd=ROOT, env=environment("smsgw_live_x"), stderr=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.DEVNULL,
     )
