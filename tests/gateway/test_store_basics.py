@@ -218,12 +218,26 @@ async def test_list_messages_filters_and_pages(store: SqliteStore, clock: FakeCl
     assert [m.text for m in since.messages] == ["4", "3", "2"]
 
 
+async def test_a_batch_fits_an_old_sqlites_parameter_limit(store: SqliteStore) -> None:
+    """SQLite before 3.32 allows 999 host parameters per statement: the chunks shrink to fit.
+    Here the limit leaves room for 4 rows, so 11 messages go in as chunks of 4, 4, 2 and 1."""
+    await store.run_in_writer(lambda c: c.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 100))
+    made = await store.enqueue_many([msg(text=f"m{i}", segments=1 + i % 3) for i in range(11)])
+    ids = [m.message.id for m in made if not isinstance(m, Exception)]
+    rows = await store.run_in_writer(lambda c: c.execute(
+        "SELECT id, text, (SELECT count(*) FROM parts WHERE message_seq = m.seq),"
+        " (SELECT count(*) FROM transitions WHERE message_seq = m.seq)"
+        " FROM messages AS m ORDER BY seq").fetchall())
+    assert [r[0] for r in rows] == ids
+    assert [(r[1], r[2], r[3]) for r in rows] == [(f"m{i}", 1 + i % 3, 1) for i in range(11)]
+
+
 async def test_a_batch_stores_exactly_what_one_at_a_time_stores(store: SqliteStore,
                                                                 clock: FakeClock) -> None:
-    """The batch insert carries its rows to SQLite as one JSON text (json_each); every column
-    must come back as the per-message insert stores it, for any text: quotes, backslashes,
-    emoji, line separators, a NUL (SQLite's JSON strings end there, so such a batch is bound
-    row by row), and something that merely looks like an escaped NUL."""
+    """The batch insert writes its rows in multi-row chunks of a power of two; every column
+    must come back as a message stored alone (a chunk of one) stores it, in order, for any
+    text: quotes, backslashes, emoji, line separators, a NUL, something that merely looks like
+    an escaped NUL, and a batch size that needs chunks of several sizes."""
     texts = ['say "hi"', "back\\slash", "emoji 😀 and ü", "line\u2028sep\nnew", "nul\x00inside",
              "looks like \\u0000", "tab\there", "{\"json\": [1, 2]}", "x" * 500]
     extra: dict[str, Any] = {
@@ -233,24 +247,22 @@ async def test_a_batch_stores_exactly_what_one_at_a_time_stores(store: SqliteSto
         "send_at": clock.now + timedelta(hours=1), "expires_at": clock.now + timedelta(hours=5),
         "request_status_report": False,
     }
-    for with_nul in (True, False):
-        # 8 copies: a batch big enough for the JSON insert (a message alone is bound)
-        chosen = [t for t in texts if with_nul or "\x00" not in t] * 8
-        batch = [msg(text=t, segments=1 + i % 2, lane=Lane.HIGH, **extra)
-                 for i, t in enumerate(chosen)]
-        batched = await store.enqueue_many(batch)
-        single = [await store.enqueue(new) for new in batch]
-        for new, one, alone in zip(batch, batched, single, strict=True):
-            assert not isinstance(one, Exception)
-            a = await store.get_message(one.message.id)
-            b = await store.get_message(alone.message.id)
-            assert a is not None and b is not None
-            assert a.message.text == b.message.text == new.text
-            assert replace(a.message, id="", created_at=b.message.created_at,
-                           updated_at=b.message.updated_at, metadata=None) == replace(
-                b.message, id="", metadata=None)
-            assert a.message.metadata == b.message.metadata == {"order": 17,
-                                                                "note": "ünïcode \x00"}
-            assert [(p.seq, p.status) for p in a.parts] == [(p.seq, p.status) for p in b.parts]
-            assert [(t.from_status, t.to_status) for t in a.history] == [
-                (t.from_status, t.to_status) for t in b.history]
+    chosen = texts * 8 + [texts[0]]  # 73 messages: chunks of 64, 8 and 1
+    batch = [msg(text=t, segments=1 + i % 2, lane=Lane.HIGH, **extra)
+             for i, t in enumerate(chosen)]
+    batched = await store.enqueue_many(batch)
+    single = [await store.enqueue(new) for new in batch]
+    for new, one, alone in zip(batch, batched, single, strict=True):
+        assert not isinstance(one, Exception)
+        a = await store.get_message(one.message.id)
+        b = await store.get_message(alone.message.id)
+        assert a is not None and b is not None
+        assert a.message.text == b.message.text == new.text
+        assert replace(a.message, id="", created_at=b.message.created_at,
+                       updated_at=b.message.updated_at, metadata=None) == replace(
+            b.message, id="", metadata=None)
+        assert a.message.metadata == b.message.metadata == {"order": 17,
+                                                            "note": "ünïcode \x00"}
+        assert [(p.seq, p.status) for p in a.parts] == [(p.seq, p.status) for p in b.parts]
+        assert [(t.from_status, t.to_status) for t in a.history] == [
+            (t.from_status, t.to_status) for t in b.history]
