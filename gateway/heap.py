@@ -12,7 +12,7 @@ The young threshold counts tracked objects alive beyond those freed, so what set
 data of the requests in flight: eight batches of 1,000 messages held up to 95,000 objects until
 they are answered. At 20,000 the collector kept scanning those live objects (and promoting
 them, to scan them again in the middle generation): 0.8 s of a 6 s batch run, a fifth of the
-event loop's time. At 100,000 it ran not once during that run; it still runs when garbage
+event loop's time. At 100,000 it ran a few times at most in such a run; it still runs when garbage
 cycles pile up, which bounds them to some tens of megabytes.
 """
 
