@@ -179,12 +179,18 @@ class Submitter:
                     ) -> NewMessage | Refused:
         """Everything short of storing: the number, the text, the encoding plan. `lookup` is
         the number's look-up when the caller made it already (a batch: `lookup_many`)."""
-        if not message.text:
-            return Refused("empty_text", "the message text is empty")
-        if len(message.text) > MAX_TEXT_CHARS:
-            return Refused("too_long", f"text longer than {MAX_TEXT_CHARS} characters")
-        if lookup is None:
+        if lookup is None and _text_refusal(message) is None:
             lookup = await self.numbers.lookup(message.to)
+        return self._checked(message, lookup)
+
+    def _checked(self, message: OutgoingMessage, lookup: NumberLookup | None
+                 ) -> NewMessage | Refused:
+        """`check` once the number is looked up (None only when the text is refused): plain,
+        not a coroutine, as a turn runs it for thousands of messages."""
+        refused = _text_refusal(message)
+        if refused is not None:
+            return refused
+        assert lookup is not None
         if not lookup.can_receive_sms or lookup.e164 is None:
             return Refused("invalid_number", lookup.reason, lookup=lookup)
         try:
@@ -237,7 +243,7 @@ class Submitter:
         accepted: list[tuple[int, NewMessage]] = []
         # one look-up pass (learned reachability: one indexed read) for the whole turn;
         # messages refused for their text need none
-        wanted = [i for i, m in enumerate(messages) if m.text and len(m.text) <= MAX_TEXT_CHARS]
+        wanted = [i for i, m in enumerate(messages) if _text_refusal(m) is None]
         lookups: list[NumberLookup | None] = [None] * len(messages)
         if wanted:
             found = await lookup_many([messages[i].to for i in wanted], self.numbers.policy,
@@ -245,7 +251,7 @@ class Submitter:
             for i, one in zip(wanted, found, strict=True):
                 lookups[i] = one
         for i, message in enumerate(messages):
-            checked = await self.check(message, lookups[i])
+            checked = self._checked(message, lookups[i])
             if isinstance(checked, Refused):
                 results[i] = checked
             else:
@@ -285,6 +291,15 @@ class Submitter:
             except Exception as exc:
                 alone.append(exc)
         return alone
+
+
+def _text_refusal(message: OutgoingMessage) -> Refused | None:
+    """What refuses a message for its text alone, before its number is looked up."""
+    if not message.text:
+        return Refused("empty_text", "the message text is empty")
+    if len(message.text) > MAX_TEXT_CHARS:
+        return Refused("too_long", f"text longer than {MAX_TEXT_CHARS} characters")
+    return None
 
 
 def _result(outcome: Enqueued | BaseException) -> SubmitResult | BaseException:

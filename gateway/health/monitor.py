@@ -54,7 +54,7 @@ _LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FEED_BATCH = 250  # each batch is handled in one go on the loop: small, so no request waits long
-FEED_BATCHES_PER_TICK = 200  # up to 50,000 a tick (25,000/s): keeps up with a full-speed batch API
+FEED_BATCHES_PER_TICK = 400  # 100,000 a tick (50,000/s): above the batch API's ~30,000/s
 BACKFILL_MOST = 50_000  # transitions of the last hour read at start, at most
 INBOUND_KEPT = 20
 EVENTS_KEPT = 2000
