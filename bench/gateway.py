@@ -333,9 +333,12 @@ def _rss_mb(pid: int) -> tuple[float, float]:
     return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
 
 
-async def _first_submit(control: str, within: float = 120.0) -> None:
+async def _first_submit(control: str, daemon: asyncio.subprocess.Process,
+                        within: float = 120.0) -> None:
     async with aiohttp.ClientSession() as http, asyncio.timeout(within):
         while True:
+            if daemon.returncode is not None:
+                raise RuntimeError(f"the daemon exited ({daemon.returncode}) before sending")
             async with http.get(f"{control}/modems") as response:
                 modems: list[dict[str, Any]] = await response.json()
             if any(m["counters"]["submitted"] for m in modems):
@@ -367,7 +370,7 @@ async def million() -> None:
     sim = await ChildSim.start(4, SimOptions(latency="0.2", boot_time=0.2, control=control))
     process: asyncio.subprocess.Process | None = None
     try:
-        args = [sys.executable, "-m", "gateway.cli_run", "run", "--db", str(db),
+        args = [sys.executable, "-m", "gateway.cli", "run", "--db", str(db),
                 "--listen", f"127.0.0.1:{_free_port()}", "--log-level", "warning",
                 "--modem", *sim.paths]
         env = {k: v for k, v in os.environ.items() if not k.startswith("SMSGW_")}
@@ -375,7 +378,7 @@ async def million() -> None:
         process = await asyncio.create_subprocess_exec(
             *args, stdin=asyncio.subprocess.DEVNULL, env=env
         )
-        await _first_submit(f"http://{control}")
+        await _first_submit(f"http://{control}", process)
         first_submit = time.perf_counter() - spawned
         await asyncio.sleep(10.0)  # working through the queue
         rss, peak = _rss_mb(process.pid)
