@@ -9,9 +9,9 @@ timings are shortened, through the same options a deployment would set.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import pytest
 
@@ -47,8 +47,24 @@ def e2e_settings(db: Path, **sections: dict[str, Any]) -> Settings:
     return load_config(overrides=overrides, environ={}, use_default_file=False)
 
 
+@overload
 async def eventually(
-    probe: Callable[[], Awaitable[T | None]] | Callable[[], T | None],
+    probe: Callable[[], Coroutine[Any, Any, T | None]],
+    *,
+    within: float = ...,
+    every: float = ...,
+    what: str = ...,
+) -> T: ...
+@overload
+async def eventually(
+    probe: Callable[[], T | None],
+    *,
+    within: float = ...,
+    every: float = ...,
+    what: str = ...,
+) -> T: ...
+async def eventually(
+    probe: Callable[[], Coroutine[Any, Any, T | None]] | Callable[[], T | None],
     *,
     within: float = 10.0,
     every: float = 0.05,
@@ -64,7 +80,7 @@ async def eventually(
             result = await result
         last = result
         if result:
-            return result  # type: ignore[return-value]
+            return result
         if loop.time() >= end:
             pytest.fail(f"timed out after {within:g} s waiting for {what} (last: {last!r})")
         await asyncio.sleep(every)

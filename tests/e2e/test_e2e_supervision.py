@@ -69,6 +69,7 @@ async def test_a_replugged_modem_is_recognised_by_its_imei_under_a_new_path(
     sent_before = sum(s.counters["messages_sent"] for s in first.values())
     imei = rig.sim.modems[0].imei
     modem_id = first[imei].modem_id
+    assert modem_id is not None
 
     # unplug modem0; when it returns, udev gives it another name
     rig.sim.inject("modem0", {"kind": "unplug", "seconds": 1.0})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import pytest
 from gateway.config import SchedulerConfig
 from gateway.scheduler import Scheduler
 from gateway.store import SqliteStore, StoreOptions
-from tests.gateway.gwhelpers import FakeClock
+from tests.gateway.gwhelpers import FakeClock, StoreFactory
 
 
 @pytest.fixture
@@ -31,9 +31,6 @@ async def store(db_path: Path, clock: FakeClock) -> AsyncIterator[SqliteStore]:
         yield opened
     finally:
         await opened.close()
-
-
-StoreFactory = Callable[..., Any]
 
 
 @pytest.fixture

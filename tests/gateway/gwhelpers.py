@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.scheduler import ModemInfo
-from gateway.store import Lane, NewMessage
+from gateway.store import Lane, NewMessage, SqliteStore, StoreOptions
 
 
 class FakeClock:
@@ -36,3 +37,17 @@ def msg(
 
 def modem(name: str, **kwargs: Any) -> ModemInfo:
     return ModemInfo(modem_id=name, **kwargs)
+
+
+class StoreFactory(Protocol):
+    """`open_store`: `SqliteStore.open` on the test's file, with the test's clock and default
+    `StoreOptions` unless given."""
+
+    def __call__(
+        self,
+        *,
+        options: StoreOptions | None = ...,
+        clock: Callable[[], datetime] = ...,
+        readers: int = ...,
+        max_batch: int = ...,
+    ) -> Awaitable[SqliteStore]: ...

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from drivers.pdu import decode_pdu
+from drivers.pdu import Submit, decode_pdu
 from gateway.encoding import encode_job, plan_text
 from gateway.scheduler import Scheduler
 from gateway.store import NewMessage
-from tests.gateway.gwhelpers import modem
+from tests.gateway.gwhelpers import FakeClock, modem
 
 
-async def test_long_unicode_job_encodes_with_its_reference(scheduler: Scheduler, clock) -> None:
+def submit(hex_pdu: str) -> Submit:
+    """`decode_pdu` of a part `encode_job` made: an SMS-SUBMIT."""
+    pdu = decode_pdu(hex_pdu)
+    assert isinstance(pdu, Submit)
+    return pdu
+
+
+async def test_long_unicode_job_encodes_with_its_reference(scheduler: Scheduler,
+                                                           clock: FakeClock) -> None:
     text = "Zdravo 👋 " * 20
     plan = plan_text(text)
     assert plan.encoding.value == "ucs2" and plan.segments >= 3
@@ -28,7 +36,7 @@ async def test_long_unicode_job_encodes_with_its_reference(scheduler: Scheduler,
     assert job is not None
     pdus = encode_job(job, now=clock.now)
     assert [p.seq for p in pdus] == list(range(1, plan.segments + 1))
-    decoded = [decode_pdu(p.hex) for p in pdus]
+    decoded = [submit(p.hex) for p in pdus]
     refs = {d.user_data.concat.ref for d in decoded if d.user_data.concat}
     assert refs == {job.concat_ref}
     assert "".join(d.user_data.text or "" for d in decoded) == text

@@ -95,7 +95,8 @@ def test_defaults_use_the_state_directory(monkeypatch: pytest.MonkeyPatch) -> No
     assert s.server.listen == "127.0.0.1:8080" and s.server.loopback_only
 
 
-def test_precedence_flags_over_env_over_file(tmp_path: Path, monkeypatch) -> None:
+def test_precedence_flags_over_env_over_file(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, '[server]\nlisten = "127.0.0.1:1"\n[numbers]\ndefault_region = "FR"\n')
     monkeypatch.setenv("SMSGW_SERVER__LISTEN", "127.0.0.1:2")
     monkeypatch.setenv("SMSGW_MODEMS", '[{"path": "/dev/ttyUSB2", "name": "env"}]')
@@ -106,7 +107,8 @@ def test_precedence_flags_over_env_over_file(tmp_path: Path, monkeypatch) -> Non
     assert s.server.listen == "127.0.0.1:3"
 
 
-def test_unknown_keys_are_named_with_their_source(tmp_path: Path, monkeypatch) -> None:
+def test_unknown_keys_are_named_with_their_source(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, '[server]\nlisten = "127.0.0.1:1"\nlisen = 1\n[typo]\nx = 1\n')
     monkeypatch.setenv("SMSGW_NUMBERS__DEFAULT_REGON", "GB")
     monkeypatch.setenv("SMSGW_BOGUS", "1")
@@ -186,7 +188,8 @@ def test_config_check_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "OK" in out and "modem: q1" in out and "route: +44 -> uk" in out
 
 
-def test_config_check_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch):
+def test_config_check_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMSGW_SCHEDULER__NOPE", "1")
     path = write(tmp_path, "[server]\nport = 80\n")
     assert _cli(["config", "check", str(path)]) == 1
@@ -194,7 +197,8 @@ def test_config_check_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert "server.port: unknown key" in err and "scheduler.nope" in err
 
 
-def test_config_show_prints_effective_json(tmp_path: Path, capsys) -> None:
+def test_config_show_prints_effective_json(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
     assert _cli(["config", "show", "--config", str(write(tmp_path, FULL))]) == 0

@@ -21,6 +21,7 @@ from gateway.numbers import (
     redact_number,
 )
 from gateway.store import Reachability, SqliteStore
+from tests.gateway.gwhelpers import FakeClock
 
 GB = NumberPolicy(default_region="GB")
 
@@ -91,7 +92,8 @@ def test_redaction_keeps_only_prefix_and_tail() -> None:
     assert "7911123" not in redact_number("07911123456")
 
 
-async def test_learned_reachability_from_the_store(store: SqliteStore, clock) -> None:
+async def test_learned_reachability_from_the_store(store: SqliteStore,
+                                                   clock: FakeClock) -> None:
     service = NumberService(GB, store)
     assert (await service.lookup("07911123456")).reachability is None
     await store.learn_reachability("+447911123456", Reachability.INVALID, "CMS 30")
@@ -104,7 +106,8 @@ async def test_learned_reachability_from_the_store(store: SqliteStore, clock) ->
     assert (await service.lookup("07911123456")).reachability is None
 
 
-def test_cli_prints_json(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch) -> None:
+def test_cli_prints_json(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SMSGW_CONFIG", raising=False)
     config = tmp_path / "smsgw.toml"
     config.write_text('[numbers]\ndefault_region = "GB"\n')
@@ -134,7 +137,7 @@ sys.exit(args.func(args))
 
 
 async def test_cli_reads_learned_reachability_beside_a_running_store(
-    store: SqliteStore, db_path: Path, clock
+    store: SqliteStore, db_path: Path, clock: FakeClock
 ) -> None:
     clock.now = datetime.now(UTC)  # the CLI reads with the real clock
     await store.learn_reachability("+447911123456", Reachability.INVALID, "CMS 1: unassigned")

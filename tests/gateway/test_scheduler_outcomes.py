@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -10,11 +11,18 @@ from drivers.errors import AtError, ErrorClass, SubmitOutcomeUnknown
 from gateway.config import RetryConfig, SchedulerConfig
 from gateway.retry import RetryPolicy, SendFailure, decide
 from gateway.scheduler import Scheduler
-from gateway.store import MessageStatus, PartStatus, Reachability, SqliteStore, UncertainPolicy
+from gateway.store import (
+    Job,
+    MessageStatus,
+    PartStatus,
+    Reachability,
+    SqliteStore,
+    UncertainPolicy,
+)
 from tests.gateway.gwhelpers import FakeClock, modem, msg
 
 
-async def one_job(sched: Scheduler, name: str = "m1", **kwargs):
+async def one_job(sched: Scheduler, name: str = "m1", **kwargs: Any) -> Job:
     job = await sched.next_job(modem(name), **kwargs)
     assert job is not None
     return job
@@ -95,7 +103,8 @@ async def test_sim_error_moves_to_another_sim_and_takes_this_out(
     assert again.message_id == job.message_id
 
 
-async def test_every_sim_failed_it_then_attempts_run_out(store: SqliteStore, clock) -> None:
+async def test_every_sim_failed_it_then_attempts_run_out(store: SqliteStore,
+                                                         clock: FakeClock) -> None:
     config = SchedulerConfig(retry=RetryConfig(max_attempts=3))
     sched = Scheduler(store, config, clock=clock)
     try:
@@ -136,7 +145,8 @@ async def test_bug_fails_loudly(scheduler: Scheduler, caplog: pytest.LogCaptureF
     assert "+447911123456" not in caplog.text  # numbers are redacted
 
 
-async def test_partial_send_resumes_on_the_same_sim(scheduler: Scheduler, store, clock) -> None:
+async def test_partial_send_resumes_on_the_same_sim(scheduler: Scheduler, store: SqliteStore,
+                                                    clock: FakeClock) -> None:
     await scheduler.submit([msg(text="x" * 300, segments=2)])
     scheduler.modem_up(modem("m2"))
     job = await one_job(scheduler, "m1")
@@ -149,18 +159,24 @@ async def test_partial_send_resumes_on_the_same_sim(scheduler: Scheduler, store,
     assert [p.seq for p in again.parts] == [2]
 
 
-async def test_partial_send_on_a_lost_sim_resends_everything(scheduler: Scheduler, store) -> None:
+async def test_partial_send_on_a_lost_sim_resends_everything(scheduler: Scheduler,
+                                                             store: SqliteStore) -> None:
     await scheduler.submit([msg(text="x" * 300, segments=2)])
     job = await one_job(scheduler, "m1")
     await scheduler.part_sent(job, 1, 7)
     await scheduler.failed(job, SendFailure(ErrorClass.MODEM, "port lost", "ConnectionLost"))
     again = await one_job(scheduler, "m2")
     assert [p.seq for p in again.parts] == [1, 2]
-    assert "resending all parts" in ((await store.get_message(job.message_id)).history[-1].detail)
+    detail = await store.get_message(job.message_id)
+    assert detail is not None
+    last = detail.history[-1].detail
+    assert last is not None
+    assert "resending all parts" in last
 
 
 @pytest.mark.parametrize("policy", [UncertainPolicy.RESEND, UncertainPolicy.FAIL])
-async def test_uncertain_submit_follows_the_policy(store: SqliteStore, clock, policy) -> None:
+async def test_uncertain_submit_follows_the_policy(store: SqliteStore, clock: FakeClock,
+                                                   policy: UncertainPolicy) -> None:
     sched = Scheduler(store, SchedulerConfig(uncertain_policy=policy), clock=clock)
     try:
         await sched.submit([msg()])
@@ -178,7 +194,8 @@ async def test_uncertain_submit_follows_the_policy(store: SqliteStore, clock, po
         await sched.close()
 
 
-async def test_release_does_not_count_an_attempt(scheduler: Scheduler, store) -> None:
+async def test_release_does_not_count_an_attempt(scheduler: Scheduler,
+                                                 store: SqliteStore) -> None:
     await scheduler.submit([msg()])
     job = await one_job(scheduler)
     await scheduler.release(job)
@@ -191,7 +208,9 @@ async def test_release_does_not_count_an_attempt(scheduler: Scheduler, store) ->
 # --- delivery reports ---------------------------------------------------------------------
 
 
-async def test_report_matches_with_mr_wrap_and_recipient_forms(scheduler: Scheduler, store, clock):
+async def test_report_matches_with_mr_wrap_and_recipient_forms(
+    scheduler: Scheduler, store: SqliteStore, clock: FakeClock
+) -> None:
     await scheduler.submit([msg()])
     job = await one_job(scheduler)
     await scheduler.part_sent(job, 1, 256 + 5)  # modems report 0-255; store it wrapped
@@ -203,7 +222,9 @@ async def test_report_matches_with_mr_wrap_and_recipient_forms(scheduler: Schedu
     assert learned is not None and learned.state is Reachability.REACHABLE
 
 
-async def test_reused_mr_goes_to_the_most_recent_part(scheduler: Scheduler, store, clock) -> None:
+async def test_reused_mr_goes_to_the_most_recent_part(
+    scheduler: Scheduler, store: SqliteStore, clock: FakeClock
+) -> None:
     await scheduler.submit([msg(text="old")])
     old = await one_job(scheduler)
     await scheduler.part_sent(old, 1, 9)
@@ -221,7 +242,9 @@ async def test_reused_mr_goes_to_the_most_recent_part(scheduler: Scheduler, stor
     assert await status(store, old.message_id) is MessageStatus.SENT
 
 
-async def test_temporary_report_keeps_sent_permanent_undelivers(scheduler: Scheduler, store):
+async def test_temporary_report_keeps_sent_permanent_undelivers(
+    scheduler: Scheduler, store: SqliteStore
+) -> None:
     await scheduler.submit([msg(text="a" * 200, segments=2)])
     job = await one_job(scheduler)
     await scheduler.part_sent(job, 1, 1)
@@ -237,7 +260,8 @@ async def test_temporary_report_keeps_sent_permanent_undelivers(scheduler: Sched
     assert detail.message.error.code == "TP-ST 0x41"
 
 
-async def test_long_message_delivered_when_all_parts_are(scheduler: Scheduler, store) -> None:
+async def test_long_message_delivered_when_all_parts_are(scheduler: Scheduler,
+                                                         store: SqliteStore) -> None:
     await scheduler.submit([msg(text="a" * 400, segments=3)])
     job = await one_job(scheduler)
     for seq in (1, 2, 3):
@@ -251,7 +275,8 @@ async def test_long_message_delivered_when_all_parts_are(scheduler: Scheduler, s
         assert match is not None and match.message_status is expected
 
 
-async def test_report_that_overtakes_the_sent_record(scheduler: Scheduler, store) -> None:
+async def test_report_that_overtakes_the_sent_record(scheduler: Scheduler,
+                                                     store: SqliteStore) -> None:
     await scheduler.submit([msg()])
     job = await one_job(scheduler)
     early = await scheduler.status_report("m1", 77, "+447911123456", 0)

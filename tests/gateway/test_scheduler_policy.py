@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,10 +13,10 @@ from gateway.routing import Route, Router
 from gateway.scheduler import Scheduler
 from gateway.sim_limits import SimLimits
 from gateway.store import InboundPart, Lane, MessageStatus, SqliteStore
-from tests.gateway.gwhelpers import FakeClock, modem, msg
+from tests.gateway.gwhelpers import FakeClock, StoreFactory, modem, msg
 
 
-async def drain(sched: Scheduler, name: str, **info) -> list[str]:
+async def drain(sched: Scheduler, name: str, **info: Any) -> list[str]:
     """Claim and send everything this modem may take now; returns texts in order."""
     texts = []
     while (job := await sched.next_job(modem(name, **info))) is not None:
@@ -37,7 +39,7 @@ async def test_strict_lanes_then_fifo(scheduler: Scheduler) -> None:
     assert await drain(scheduler, "m1") == ["otp1", "otp2", "high1", "normal1", "normal2", "bulk1"]
 
 
-async def test_weighted_lanes_give_bulk_a_share(store: SqliteStore, clock) -> None:
+async def test_weighted_lanes_give_bulk_a_share(store: SqliteStore, clock: FakeClock) -> None:
     config = SchedulerConfig(lanes=LaneMode.WEIGHTED)
     sched = Scheduler(store, config, clock=clock)
     try:
@@ -62,7 +64,7 @@ async def test_senders_take_turns_inside_a_lane(scheduler: Scheduler) -> None:
     assert [t for t in order if t.startswith("big")] == [f"big{i}" for i in range(50)]
 
 
-async def test_fairness_none_is_plain_fifo(store: SqliteStore, clock) -> None:
+async def test_fairness_none_is_plain_fifo(store: SqliteStore, clock: FakeClock) -> None:
     sched = Scheduler(store, SchedulerConfig(fairness="none"), clock=clock)
     try:
         await sched.submit([msg(text=f"big{i}", sender="campaign") for i in range(5)])
@@ -83,7 +85,8 @@ async def test_per_minute_limit_skips_the_sim(scheduler: Scheduler, clock: FakeC
     assert len(await drain(scheduler, "m2")) == 1  # an unlimited SIM takes the rest
 
 
-async def test_per_day_limit_survives_a_restart(open_store, clock: FakeClock) -> None:
+async def test_per_day_limit_survives_a_restart(open_store: StoreFactory,
+                                                clock: FakeClock) -> None:
     store = await open_store()
     sched = Scheduler(store, SchedulerConfig(), clock=clock)
     await sched.submit([msg(text=f"m{i}") for i in range(5)])
@@ -112,7 +115,8 @@ async def test_unique_recipient_cap_keeps_known_recipients(scheduler: Scheduler)
     assert await drain(scheduler, "m2") == ["new"]
 
 
-async def test_sticky_sim_while_available(scheduler: Scheduler, store: SqliteStore, clock) -> None:
+async def test_sticky_sim_while_available(scheduler: Scheduler, store: SqliteStore,
+                                          clock: FakeClock) -> None:
     # The customer texted SIM m2: replies to them wait for m2 while m2 is available.
     await store.store_inbound(
         InboundPart(
@@ -134,7 +138,8 @@ async def test_sticky_sim_while_available(scheduler: Scheduler, store: SqliteSto
     assert await drain(scheduler, "m1") == ["reply2"]
 
 
-async def test_routing_prefers_a_group_then_falls_back(store: SqliteStore, clock) -> None:
+async def test_routing_prefers_a_group_then_falls_back(store: SqliteStore,
+                                                       clock: FakeClock) -> None:
     router = Router([Route(prefixes=("+4479",), carrier=None, group="uk")])
     config = SchedulerConfig(route_fallback_after_s=30)
     sched = Scheduler(store, config, router=router, clock=clock)
@@ -156,7 +161,7 @@ async def test_routing_prefers_a_group_then_falls_back(store: SqliteStore, clock
         await sched.close()
 
 
-async def test_strict_routing_never_falls_back(store: SqliteStore, clock) -> None:
+async def test_strict_routing_never_falls_back(store: SqliteStore, clock: FakeClock) -> None:
     router = Router([Route(prefixes=("+44",), carrier=None, group="uk", fallback=False)])
     sched = Scheduler(store, SchedulerConfig(), router=router, clock=clock)
     try:
@@ -168,7 +173,7 @@ async def test_strict_routing_never_falls_back(store: SqliteStore, clock) -> Non
         await sched.close()
 
 
-async def test_on_net_preference(store: SqliteStore, clock) -> None:
+async def test_on_net_preference(store: SqliteStore, clock: FakeClock) -> None:
     sched = Scheduler(store, SchedulerConfig(prefer_on_net=True), clock=clock)
     try:
         sched.modem_up(modem("jt", operator="JT (Jersey)"))
@@ -179,7 +184,8 @@ async def test_on_net_preference(store: SqliteStore, clock) -> None:
         await sched.close()
 
 
-async def test_send_at_and_expiry(scheduler: Scheduler, store: SqliteStore, clock) -> None:
+async def test_send_at_and_expiry(scheduler: Scheduler, store: SqliteStore,
+                                  clock: FakeClock) -> None:
     later = clock.now.replace(hour=13)
     await scheduler.submit(
         [
@@ -220,7 +226,8 @@ async def test_stop_claiming_releases_waiters(scheduler: Scheduler) -> None:
     assert await scheduler.next_job(modem("m1")) is None
 
 
-async def test_housekeeping_task_promotes_due_messages(store: SqliteStore, clock) -> None:
+async def test_housekeeping_task_promotes_due_messages(store: SqliteStore,
+                                                       clock: FakeClock) -> None:
     sched = Scheduler(store, SchedulerConfig(tick_s=0.01), clock=clock)
     sched.start()
     try:
@@ -236,7 +243,8 @@ async def test_housekeeping_task_promotes_due_messages(store: SqliteStore, clock
 
 
 @pytest.mark.parametrize("count", [3])
-async def test_long_message_parts_stay_on_one_sim(scheduler: Scheduler, store, count) -> None:
+async def test_long_message_parts_stay_on_one_sim(scheduler: Scheduler, store: SqliteStore,
+                                                  count: int) -> None:
     await scheduler.submit([msg(text="x" * 400, segments=count)])
     job = await scheduler.next_job(modem("m1"))
     assert job is not None and [p.seq for p in job.parts] == [1, 2, 3]
@@ -251,7 +259,8 @@ async def test_long_message_parts_stay_on_one_sim(scheduler: Scheduler, store, c
     assert [p.mr for p in detail.parts] == [10, 11, 12]
 
 
-async def test_cancelled_claim_gives_the_job_back(scheduler: Scheduler, store) -> None:
+async def test_cancelled_claim_gives_the_job_back(scheduler: Scheduler,
+                                                  store: SqliteStore) -> None:
     [accepted] = await scheduler.submit([msg(text="only")])
     scheduler._pools, scheduler._pools_at = {""}, asyncio.get_running_loop().time()
     task = asyncio.create_task(scheduler.next_job(modem("m1")))
@@ -266,13 +275,14 @@ async def test_cancelled_claim_gives_the_job_back(scheduler: Scheduler, store) -
         if len(detail.history) == 3:
             break
         await asyncio.sleep(0.01)
+    assert detail is not None
     steps = [(t.to_status.value, t.detail) for t in detail.history]
     assert steps[1:] == [("sending", "attempt 1"), ("queued", "released before submit")]
     job = await scheduler.next_job(modem("m2"))
     assert job is not None and job.text == "only" and job.attempt == 1
 
 
-async def test_store_from_settings(tmp_path, monkeypatch) -> None:
+async def test_store_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from gateway.config import load_config
     from gateway.store.factory import open_store
 

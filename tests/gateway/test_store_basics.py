@@ -26,7 +26,7 @@ from gateway.store import (
 from gateway.store.ids import IdGenerator, id_time
 from gateway.store.migrations import load_migrations
 from gateway.store.models import Category, Lane
-from tests.gateway.gwhelpers import FakeClock, msg
+from tests.gateway.gwhelpers import FakeClock, StoreFactory, msg
 
 
 async def test_fresh_database_gets_every_migration(store: SqliteStore, db_path: Path) -> None:
@@ -45,7 +45,8 @@ async def test_writer_commits_with_synchronous_full(store: SqliteStore) -> None:
     assert level == 2  # FULL
 
 
-async def test_reopening_is_idempotent_and_keeps_data(open_store, clock: FakeClock) -> None:
+async def test_reopening_is_idempotent_and_keeps_data(open_store: StoreFactory,
+                                                      clock: FakeClock) -> None:
     first = await open_store()
     accepted = await first.enqueue(msg())
     await first.close()
@@ -54,7 +55,7 @@ async def test_reopening_is_idempotent_and_keeps_data(open_store, clock: FakeClo
     assert detail is not None and detail.message.status is MessageStatus.QUEUED
 
 
-async def test_newer_schema_is_refused(db_path: Path, open_store) -> None:
+async def test_newer_schema_is_refused(db_path: Path, open_store: StoreFactory) -> None:
     s = await open_store()
     await s.close()
     with sqlite3.connect(db_path) as conn:
@@ -63,12 +64,14 @@ async def test_newer_schema_is_refused(db_path: Path, open_store) -> None:
         await open_store()
 
 
-async def test_second_process_on_the_same_file_is_refused(store: SqliteStore, db_path) -> None:
+async def test_second_process_on_the_same_file_is_refused(store: SqliteStore,
+                                                         db_path: Path) -> None:
     with pytest.raises(StoreLockedError):
         await SqliteStore.open(db_path)
 
 
-async def test_group_commit_batches_concurrent_writers(store: SqliteStore, db_path) -> None:
+async def test_group_commit_batches_concurrent_writers(store: SqliteStore,
+                                                       db_path: Path) -> None:
     before = store.commits
     results = await asyncio.gather(*(store.enqueue(msg(text=f"m{i}")) for i in range(300)))
     assert len({r.message.id for r in results}) == 300
@@ -101,7 +104,7 @@ async def test_one_failing_unit_does_not_fail_its_batch(store: SqliteStore) -> N
     assert sorted(m.text for m in page.messages) == ["a", "b"]
 
 
-async def test_closed_store_refuses_writes(open_store) -> None:
+async def test_closed_store_refuses_writes(open_store: StoreFactory) -> None:
     s = await open_store()
     await s.close()
     with pytest.raises(StoreClosedError):

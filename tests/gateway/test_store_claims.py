@@ -8,6 +8,7 @@ import signal
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from gateway.store import (
     ClaimRequest,
@@ -17,12 +18,12 @@ from gateway.store import (
     StoreOptions,
     UncertainPolicy,
 )
-from tests.gateway.gwhelpers import FakeClock, msg
+from tests.gateway.gwhelpers import FakeClock, StoreFactory, msg
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def request(modem_id: str, clock: FakeClock, **kwargs) -> ClaimRequest:
+def request(modem_id: str, clock: FakeClock, **kwargs: Any) -> ClaimRequest:
     return ClaimRequest(
         modem_id=modem_id,
         lanes=tuple(Lane),
@@ -34,7 +35,8 @@ def request(modem_id: str, clock: FakeClock, **kwargs) -> ClaimRequest:
     )
 
 
-async def test_concurrent_workers_never_share_a_message(store: SqliteStore, clock) -> None:
+async def test_concurrent_workers_never_share_a_message(store: SqliteStore,
+                                                        clock: FakeClock) -> None:
     await store.enqueue_many([msg(text=f"m{i}", sender=f"s{i % 3}") for i in range(400)])
     claimed: dict[str, list[str]] = {}
 
@@ -55,7 +57,8 @@ async def test_concurrent_workers_never_share_a_message(store: SqliteStore, cloc
     assert counts == {"sent": 400}
 
 
-async def test_claim_commits_sending_with_the_modem(store: SqliteStore, db_path, clock) -> None:
+async def test_claim_commits_sending_with_the_modem(store: SqliteStore, db_path: Path,
+                                                    clock: FakeClock) -> None:
     accepted = await store.enqueue(msg())
     job = await store.claim(request("m1", clock))
     assert job is not None and job.message_id == accepted.message.id and job.attempt == 1
@@ -66,7 +69,7 @@ async def test_claim_commits_sending_with_the_modem(store: SqliteStore, db_path,
     assert row == ("sending", "m1")
 
 
-async def test_stale_outcomes_are_refused(store: SqliteStore, clock) -> None:
+async def test_stale_outcomes_are_refused(store: SqliteStore, clock: FakeClock) -> None:
     await store.enqueue(msg())
     job = await store.claim(request("m1", clock))
     assert job is not None
@@ -126,7 +129,8 @@ async def _crash(db_path: Path) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-async def test_sigkill_mid_send_then_resend_policy(db_path: Path, open_store) -> None:
+async def test_sigkill_mid_send_then_resend_policy(db_path: Path,
+                                                   open_store: StoreFactory) -> None:
     await _crash(db_path)
     store = await open_store(options=StoreOptions(uncertain_policy=UncertainPolicy.RESEND))
     assert len(store.recovery.uncertain) == 3 and store.recovery.requeued == 3
@@ -153,7 +157,8 @@ async def test_sigkill_mid_send_then_resend_policy(db_path: Path, open_store) ->
     assert job is not None and job.message_id not in store.recovery.uncertain
 
 
-async def test_sigkill_mid_send_then_fail_policy(db_path: Path, open_store) -> None:
+async def test_sigkill_mid_send_then_fail_policy(db_path: Path,
+                                                 open_store: StoreFactory) -> None:
     await _crash(db_path)
     store = await open_store(options=StoreOptions(uncertain_policy=UncertainPolicy.FAIL))
     assert store.recovery.failed == 3

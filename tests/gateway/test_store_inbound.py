@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from drivers.pdu import decode_pdu, encode_deliver
+from drivers.pdu import Deliver, decode_pdu, encode_deliver
 from gateway.store import InboundPart, InboundQuery, SqliteStore
 from tests.gateway.gwhelpers import FakeClock
 
@@ -12,12 +12,12 @@ from tests.gateway.gwhelpers import FakeClock
 def part(
     clock: FakeClock,
     text: str,
-    concat=None,
+    concat: tuple[int, int, int] | None = None,
     *,
-    sender="+447911123456",
-    modem="m1",
-    scts=None,
-    pdu=None,
+    sender: str = "+447911123456",
+    modem: str = "m1",
+    scts: datetime | None = None,
+    pdu: str | None = None,
 ) -> InboundPart:
     return InboundPart(
         modem_id=modem,
@@ -31,14 +31,15 @@ def part(
     )
 
 
-async def test_single_part_is_stored_at_once(store: SqliteStore, clock) -> None:
+async def test_single_part_is_stored_at_once(store: SqliteStore, clock: FakeClock) -> None:
     result = await store.store_inbound(part(clock, "hello"))
     assert not result.duplicate and result.message is not None
     assert result.message.complete and result.message.text == "hello"
     assert await store.get_inbound(result.message.id) == result.message
 
 
-async def test_reread_is_a_duplicate_but_a_repeated_text_is_kept(store: SqliteStore, clock) -> None:
+async def test_reread_is_a_duplicate_but_a_repeated_text_is_kept(store: SqliteStore,
+                                                                 clock: FakeClock) -> None:
     first = await store.store_inbound(part(clock, "yes"))
     reread = await store.store_inbound(part(clock, "yes"))  # same SMS read twice from the SIM
     assert reread.duplicate and reread.message is None
@@ -50,7 +51,8 @@ async def test_reread_is_a_duplicate_but_a_repeated_text_is_kept(store: SqliteSt
     assert [m.text for m in listed] == ["yes", "yes"]
 
 
-async def test_concatenated_parts_out_of_order_with_a_redelivery(store: SqliteStore, clock):
+async def test_concatenated_parts_out_of_order_with_a_redelivery(store: SqliteStore,
+                                                                 clock: FakeClock) -> None:
     scts = clock.now
     assert (await store.store_inbound(part(clock, "world", (7, 3, 2), scts=scts))).message is None
     assert (await store.store_inbound(part(clock, "world", (7, 3, 2), scts=scts))).duplicate
@@ -60,7 +62,8 @@ async def test_concatenated_parts_out_of_order_with_a_redelivery(store: SqliteSt
     assert done.message.text == "hello world!" and done.message.parts_received == 3
 
 
-async def test_reference_zero_and_separate_senders(store: SqliteStore, clock) -> None:
+async def test_reference_zero_and_separate_senders(store: SqliteStore,
+                                                   clock: FakeClock) -> None:
     a = await store.store_inbound(part(clock, "a1", (0, 2, 1), sender="+447911000001"))
     b = await store.store_inbound(part(clock, "b2", (0, 2, 2), sender="+447911000002"))
     assert a.message is None and b.message is None  # same ref, other sender: other message
@@ -81,7 +84,8 @@ async def test_timeout_delivers_what_arrived(store: SqliteStore, clock: FakeCloc
     assert late.message is None  # a straggler starts a new group rather than vanishing
 
 
-async def test_wrapped_reference_closes_the_old_group(store: SqliteStore, clock) -> None:
+async def test_wrapped_reference_closes_the_old_group(store: SqliteStore,
+                                                      clock: FakeClock) -> None:
     await store.store_inbound(part(clock, "old1", (5, 2, 1)))
     clock.advance(5)
     result = await store.store_inbound(part(clock, "new1", (5, 2, 1), scts=clock.now))
@@ -90,12 +94,13 @@ async def test_wrapped_reference_closes_the_old_group(store: SqliteStore, clock)
     assert done.message is not None and done.message.text == "new1new2"
 
 
-async def test_decoded_network_pdus_round_trip(store: SqliteStore, clock) -> None:
+async def test_decoded_network_pdus_round_trip(store: SqliteStore, clock: FakeClock) -> None:
     text = "A reply long enough to need two parts. " * 5
     hexes = encode_deliver("+447911123456", text, timestamp=clock.now, concat_ref=200)
     results = []
     for hex_pdu in reversed(hexes):
         deliver = decode_pdu(hex_pdu)
+        assert isinstance(deliver, Deliver)
         concat = deliver.user_data.concat
         assert concat is not None and deliver.user_data.text is not None
         results.append(
@@ -115,7 +120,7 @@ async def test_decoded_network_pdus_round_trip(store: SqliteStore, clock) -> Non
     assert results[-1].message is not None and results[-1].message.text == text
 
 
-async def test_inbound_makes_the_sim_sticky(store: SqliteStore, clock) -> None:
+async def test_inbound_makes_the_sim_sticky(store: SqliteStore, clock: FakeClock) -> None:
     await store.store_inbound(part(clock, "hi", modem="m7"))
     sticky = await store.run_in_reader(
         lambda c: c.execute("SELECT modem_id FROM conversations").fetchall()

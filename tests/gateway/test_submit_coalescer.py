@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import cast
 
 import pytest
 
@@ -30,7 +31,9 @@ class Recorder:
 async def test_calls_in_one_turn_share_one_batch_and_get_their_own_slices() -> None:
     fn = Recorder()
     coalesce: Coalescer[int, int] = Coalescer(fn)
-    answers = await asyncio.gather(coalesce([1, 2]), coalesce([3]), coalesce([4, 5, 6]))
+    # gather returns a list at run time; typeshed types a fixed-arity call as a tuple
+    answers = cast(list[list[int]],
+                   await asyncio.gather(coalesce([1, 2]), coalesce([3]), coalesce([4, 5, 6])))
     assert answers == [[10, 20], [30], [40, 50, 60]]
     assert fn.calls == [[1, 2, 3, 4, 5, 6]]
 

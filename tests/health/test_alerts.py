@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from gateway.health import AlertEvaluator, AlertKind, AlertThresholds, Reading
+from gateway.health import AlertChange, AlertEvaluator, AlertKind, AlertThresholds, Reading
 
 T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 OK = Reading(modem_id="m0", state="ready", sim_state="ready", registration=1, signal_dbm=-70,
@@ -17,7 +17,7 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def kinds(changes: list) -> list[tuple[str, bool]]:
+def kinds(changes: list[AlertChange]) -> list[tuple[str, bool]]:
     return [(c.alert.kind.value, c.raised) for c in changes]
 
 

@@ -27,11 +27,13 @@ def test_per_minute_counts_over_the_last_hour() -> None:
         move("a", S.SENT, S.DELIVERED, 65), move("b", S.SENT, S.UNDELIVERED, 66, detail="absent"),
     ])
     figures = traffic.per_minute(T0 + timedelta(seconds=70))
-    assert len(figures["sent"]) == 60
-    assert figures["sent"][-2:] == [2, 0]
-    assert figures["delivered"][-2:] == [0, 1]
-    assert figures["failed"][-2:] == [0, 1]
-    assert sum(figures["failed"]) == 1
+    sent, delivered, failed = figures["sent"], figures["delivered"], figures["failed"]
+    assert isinstance(sent, list) and isinstance(delivered, list) and isinstance(failed, list)
+    assert len(sent) == 60
+    assert sent[-2:] == [2, 0]
+    assert delivered[-2:] == [0, 1]
+    assert failed[-2:] == [0, 1]
+    assert sum(failed) == 1
     assert figures["start"] == (int(T0.timestamp()) // 60 + 1 - 59) * 60
     reasons = [(f.message_id, f.detail) for f in traffic.failures]
     assert reasons == [("b", "absent"), ("c", None)]

@@ -68,7 +68,7 @@ class MessagingE2E:
                                           settings.api.max_segments)
             messaging.bind(gw.submit)
             messaging.start()
-            gw.messaging = messaging  # type: ignore[attr-defined]
+            gw.messaging = messaging
             self.messaging = messaging
         else:
             messaging = wired

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -108,7 +109,7 @@ async def test_campaign_reports_rows_and_queues_the_rest(rig: MessagingRig) -> N
     assert len(page) == 5
 
 
-async def test_campaign_pace_window_pause_resume_cancel(tmp_path) -> None:
+async def test_campaign_pace_window_pause_resume_cancel(tmp_path: Path) -> None:
     clock = FakeClock(datetime(2025, 3, 10, 6, 0, tzinfo=UTC))  # 07:00 Berlin
     rig = MessagingRig(tmp_path, clock)
     await rig.start(MessagingConfig(templates=[TemplateConfig(name="note", text="Hi {name}")]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from gateway.messaging.config import FrequencyCap, MessagingConfig, QuietHours
 from gateway.messaging.contacts import Consent
@@ -49,7 +50,7 @@ async def test_revoking_a_category_refuses_it_and_history_is_kept(rig: Messaging
         (Category.TRANSACTIONAL, "revoked", "api")]
 
 
-async def test_quiet_hours_reschedule_marketing_to_the_next_allowed_time(tmp_path) -> None:
+async def test_quiet_hours_reschedule_marketing_to_the_next_allowed_time(tmp_path: Path) -> None:
     clock = FakeClock(datetime(2025, 3, 10, 21, 30, tzinfo=UTC))  # 22:30 in Berlin
     rig = MessagingRig(tmp_path, clock)
     await rig.start()

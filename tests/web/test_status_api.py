@@ -8,10 +8,11 @@ import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from gateway.store.sqlite_api import revoke_key
 from tests.web.webrig import Receiver, StatusRig, eventually, numbers
@@ -65,7 +66,7 @@ async def test_nothing_without_an_admin_session(two: StatusRig,
     assert evil[0] == 403
     assert (await fetch(http, "POST", login, json={"key": two.keys["reader"]}))[0] == 403
     assert (await fetch(http, "POST", login, json={"key": "smsgw_live_" + "x" * 43}))[0] == 401
-    assert not http.cookie_jar.filter_cookies(url)
+    assert not http.cookie_jar.filter_cookies(URL(url))
 
     status, body, headers = await fetch(http, "POST", login, json={"key": two.keys["admin"]})
     assert status == 200 and body["key"] == "admin"
@@ -165,7 +166,9 @@ async def test_alerts_reach_subscribed_webhooks_and_recover(two: StatusRig,
         f"{two.sim_control}/modems/modem1", json={"rssi": 20}
     ) as r:
         assert r.status == 200
-    recovered = await eventually(lambda: len(alerts()) >= 2 and alerts(), within=15.0,
-                                 what="recovery webhook")
+    # only a truthy result comes back: the list, never the False of `and`
+    recovered = cast(list[dict[str, Any]],
+                     await eventually(lambda: len(alerts()) >= 2 and alerts(), within=15.0,
+                                      what="recovery webhook"))
     assert [(a["alert"], a["status"]) for a in recovered] == [
         ("weak_signal", "raised"), ("weak_signal", "recovered")]
