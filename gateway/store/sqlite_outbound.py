@@ -139,8 +139,8 @@ _MAX_CHUNK = 256  # rows per statement: more buys nothing measurable
 def _chunk_limit(conn: sqlite3.Connection) -> int:
     """The largest power of two rows whose values fit the connection's host-parameter limit
     (32766 since SQLite 3.32; 999 before)."""
-    fits = min(_MAX_CHUNK, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-               // len(_MESSAGE_COLUMNS))
+    fits = max(1, min(_MAX_CHUNK, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+                      // len(_MESSAGE_COLUMNS)))
     return 1 << (fits.bit_length() - 1)
 
 
