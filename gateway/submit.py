@@ -179,18 +179,16 @@ class Submitter:
                     ) -> NewMessage | Refused:
         """Everything short of storing: the number, the text, the encoding plan. `lookup` is
         the number's look-up when the caller made it already (a batch: `lookup_many`)."""
-        if lookup is None and _text_refusal(message) is None:
-            lookup = await self.numbers.lookup(message.to)
-        return self._checked(message, lookup)
-
-    def _checked(self, message: OutgoingMessage, lookup: NumberLookup | None
-                 ) -> NewMessage | Refused:
-        """`check` once the number is looked up (None only when the text is refused): plain,
-        not a coroutine, as a turn runs it for thousands of messages."""
         refused = _text_refusal(message)
         if refused is not None:
             return refused
-        assert lookup is not None
+        if lookup is None:
+            lookup = await self.numbers.lookup(message.to)
+        return self._checked(message, lookup)
+
+    def _checked(self, message: OutgoingMessage, lookup: NumberLookup) -> NewMessage | Refused:
+        """`check` once the text has passed `_text_refusal` and the number is looked up:
+        plain, not a coroutine, as a turn runs it for thousands of messages."""
         if not lookup.can_receive_sms or lookup.e164 is None:
             return Refused("invalid_number", lookup.reason, lookup=lookup)
         try:
@@ -243,7 +241,8 @@ class Submitter:
         accepted: list[tuple[int, NewMessage]] = []
         # one look-up pass (learned reachability: one indexed read) for the whole turn;
         # messages refused for their text need none
-        wanted = [i for i, m in enumerate(messages) if _text_refusal(m) is None]
+        refusals = [_text_refusal(m) for m in messages]
+        wanted = [i for i, refused in enumerate(refusals) if refused is None]
         lookups: list[NumberLookup | None] = [None] * len(messages)
         if wanted:
             found = await lookup_many([messages[i].to for i in wanted], self.numbers.policy,
@@ -251,7 +250,9 @@ class Submitter:
             for i, one in zip(wanted, found, strict=True):
                 lookups[i] = one
         for i, message in enumerate(messages):
-            checked = self._checked(message, lookups[i])
+            looked_up = lookups[i]
+            checked = refusals[i] if looked_up is None else self._checked(message, looked_up)
+            assert checked is not None  # no look-up: refused for its text
             if isinstance(checked, Refused):
                 results[i] = checked
             else:

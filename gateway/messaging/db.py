@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from gateway.store.ids import IdGenerator
 from gateway.store.rows import from_ms, to_ms
+from gateway.store.sqlite_common import CHUNK, chunks, marks
 
 T = TypeVar("T")
 UnitOfWork = Callable[[sqlite3.Connection], T]
@@ -19,7 +20,6 @@ Clock = Callable[[], datetime]
 # thread); `smsgw:` keys are the gateway's own and never shown to API clients or webhooks.
 META = "smsgw:messaging"
 SYSTEM_KEY = "smsgw:messaging"  # the api_key/sender of messages the gateway sends itself
-CHUNK = 500  # SQLite host parameters per IN (...) list
 
 
 @runtime_checkable
@@ -57,15 +57,6 @@ def loads(raw: str | None) -> Any:
         return json.loads(raw)
     except ValueError:
         return None
-
-
-def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def marks(n: int) -> str:
-    return ",".join("?" * n)
 
 
 __all__ = ["CHUNK", "META", "SYSTEM_KEY", "Clock", "Runner", "UnitOfWork", "chunks", "dumps",

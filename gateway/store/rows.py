@@ -28,7 +28,7 @@ def opt_ms(at: datetime | None) -> int | None:
     return None if at is None else to_ms(at)
 
 
-_STATUS = {s.value: s for s in MessageStatus}  # an Enum call by value is ~1 us; this ~50 ns
+STATUS_BY_VALUE = {s.value: s for s in MessageStatus}  # an Enum call by value ~1 us; this 50 ns
 
 
 def from_ms(ms: int) -> datetime:
@@ -136,8 +136,8 @@ def transition_from_row(row: tuple[Any, ...]) -> Transition:
     return Transition(
         id=tid,
         message_id=message_id,
-        from_status=_STATUS[from_status] if from_status else None,
-        to_status=_STATUS[to_status],
+        from_status=STATUS_BY_VALUE[from_status] if from_status else None,
+        to_status=STATUS_BY_VALUE[to_status],
         at=from_ms(at),
         modem_id=modem_id,
         error_code=code,

@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 from .writer_state import WriterState
+
+T = TypeVar("T")
+CHUNK = 500  # SQLite host parameters per IN (...) list
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def marks(n: int) -> str:
+    """The `?, ?, ...` of an IN (...) list of `n` values."""
+    return ",".join("?" * n)
 
 
 def transition(

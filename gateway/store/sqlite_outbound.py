@@ -34,8 +34,8 @@ from .models import (
     RecoveryReport,
 )
 from .options import StoreOptions, UncertainPolicy
-from .rows import MESSAGE_COLUMNS, from_ms, message_from_row, opt_dt, opt_ms, to_ms
-from .sqlite_common import transition
+from .rows import MESSAGE_COLUMNS, STATUS_BY_VALUE, from_ms, message_from_row, opt_dt, opt_ms, to_ms
+from .sqlite_common import chunks, marks, transition
 from .sqlite_reports import apply_orphans, settle
 from .writer_state import WriterState
 
@@ -47,8 +47,6 @@ _FIRST_WINDOW = 8  # candidates read per sender on the first look
 _SECOND_WINDOW = 128  # ... and on a second look when none of the first fit this modem
 _MAX_SENDERS = 64  # senders visited per (lane, pool) in one claim
 _SWEEP_LIMIT = 2000  # rows moved per housekeeping statement
-_IN_CHUNK = 500  # host parameters per IN (...) list
-_STATUSES = {s.value: s for s in MessageStatus}
 
 
 # --- accepting messages ------------------------------------------------------------------------
@@ -62,13 +60,10 @@ def _sticky_modems(
         return {}
     oldest = now_ms - int(options.sticky_ttl.total_seconds() * 1000)
     found: dict[str, str] = {}
-    unique = list(dict.fromkeys(numbers))
-    for start in range(0, len(unique), _IN_CHUNK):
-        part = unique[start: start + _IN_CHUNK]
-        marks = ",".join("?" * len(part))
+    for part in chunks(list(dict.fromkeys(numbers))):
         for number, modem_id, last_at in conn.execute(
-            f"SELECT number, modem_id, last_at FROM conversations WHERE number IN ({marks})",
-            part,
+            "SELECT number, modem_id, last_at FROM conversations"
+            f" WHERE number IN ({marks(len(part))})", part,
         ):
             if last_at >= oldest:
                 found[number] = modem_id
@@ -278,7 +273,7 @@ def _message(new: NewMessage, message_id: str, status: str, *, send_at: int | No
         lane=new.lane,
         sender=new.sender,
         category=new.category,
-        status=_STATUSES[status],
+        status=STATUS_BY_VALUE[status],
         uncertain=False,
         attempts=0,
         modem_id=None,

@@ -197,6 +197,20 @@ class ApiRig:
                                      json={"from": sender, "to": modem, "text": text}) as r:
             assert r.status == 202, await r.text()
 
+    async def twilio_inbound(self, receiver: Receiver, url_path: str, sender: str,
+                             modem: str, text: str) -> Captured:
+        """A Twilio-format `message.inbound` webhook to `receiver` at `url_path`, then one
+        handset message to `modem`: the webhook call it made."""
+        status, _, _ = await self.call("POST", "/api/v1/webhooks", json={
+            "url": receiver.url(url_path), "events": ["message.inbound"], "format": "twilio"})
+        assert status == 201
+        await self.handset_sends(sender, modem, text)
+        prefix = url_path.split("?", maxsplit=1)[0]
+        calls = await eventually(lambda: receiver.at(prefix) or None, what="twilio inbound")
+        assert len(calls) == 1, calls
+        call: Captured = calls[0]
+        return call
+
     async def close(self) -> None:
         if self.session is not None:
             await self.session.close()

@@ -121,11 +121,7 @@ async def test_twilio_errors_have_twilio_codes(api: ApiRig) -> None:
 
 
 async def test_twilio_inbound_webhook_is_a_signed_form(api: ApiRig, receiver: Receiver) -> None:
-    status, _, _ = await api.call("POST", "/api/v1/webhooks", json={
-        "url": receiver.url("/sms"), "events": ["message.inbound"], "format": "twilio"})
-    assert status == 201
-    await api.handset_sends("+4917655554444", "modem1", "STOP")
-    (call,) = await eventually(lambda: receiver.at("/sms") or None, what="twilio inbound")
+    call = await api.twilio_inbound(receiver, "/sms", "+4917655554444", "modem1", "STOP")
     form = dict(call.form)
     assert (form["From"], form["Body"]) == ("+4917655554444", "STOP")
     assert form["To"] == next(s.identity.msisdn for s in api.rig.gw.pool.statuses()

@@ -94,11 +94,8 @@ async def test_twilio_python_reads_the_gateways_errors(
 async def test_twilio_python_validates_the_inbound_webhook(
     api: ApiRig, receiver: Receiver
 ) -> None:
-    status, _, _ = await api.call("POST", "/api/v1/webhooks", json={
-        "url": receiver.url("/sms?tenant=7"), "events": ["message.inbound"], "format": "twilio"})
-    assert status == 201
-    await api.handset_sends("+4917655550001", "modem1", "Can I move my booking?")
-    (call,) = await eventually(lambda: receiver.at("/sms") or None, what="twilio inbound")
+    call = await api.twilio_inbound(receiver, "/sms?tenant=7", "+4917655550001", "modem1",
+                                    "Can I move my booking?")
     form = dict(call.form)
     assert form["Body"] == "Can I move my booking?" and form["From"] == "+4917655550001"
     assert RequestValidator(api.keys["admin"]).validate(
